@@ -1,0 +1,5 @@
+import sys
+
+from homfx.cli import main
+
+sys.exit(main())
