@@ -68,7 +68,8 @@ def comm_any(comm, flag) -> bool:
 def interface_measure(cell, plus_phase: str = "e", interface_tags: Sequence[int] | None = None):
     """dS over the cell's interfaces (all, or the given facet tags), with '+' on ``plus_phase``.
 
-    Each facet tag keeps its own subdomain id, so ``dS(tag)`` or ``dS(tuple_of_tags)`` work."""
+    The measure is already restricted to those interfaces (a bare ``dS`` would mean every interior facet);
+    for one interface pass ``interface_tags=[tag]``."""
     tags = cell.interface_tags() if interface_tags is None else tuple(interface_tags)
     cta = cell.cell_tag_array()
     plus = cell.phase_tags(plus_phase)
@@ -78,7 +79,32 @@ def interface_measure(cell, plus_phase: str = "e", interface_tags: Sequence[int]
         f = cell.facet_tags.find(t)
         f = f[f < n_own]
         data.append((t, ordered_interface_entities(cell.mesh, cta, f, plus)))
-    return ufl.Measure("dS", domain=cell.mesh, subdomain_data=data)
+    return ufl.Measure("dS", domain=cell.mesh, subdomain_data=data)(tags)
+
+
+def phase_interface_facets(cell, phase_a: str, phase_b: str) -> np.ndarray:
+    """Owned interior facets with one cell in ``phase_a`` and the other in ``phase_b`` (works for any
+    cell, e.g. structured laminates that carry no interface facet tags). The periodic seam is a mesh
+    boundary, so interfaces lying on it are not found (shift the cell so interfaces are interior)."""
+    msh = cell.mesh
+    tdim = msh.topology.dim
+    msh.topology.create_connectivity(tdim - 1, tdim)
+    f2c = msh.topology.connectivity(tdim - 1, tdim)
+    n_own = msh.topology.index_map(tdim - 1).size_local
+    cta = cell.cell_tag_array()
+    ta, tb = cell.phase_tags(phase_a), cell.phase_tags(phase_b)
+    off, links = f2c.offsets, f2c.array
+    two = np.flatnonzero(np.diff(off[: n_own + 1]) == 2)
+    c0, c1 = cta[links[off[two]]], cta[links[off[two] + 1]]
+    hit = (np.isin(c0, ta) & np.isin(c1, tb)) | (np.isin(c0, tb) & np.isin(c1, ta))
+    return two[hit].astype(np.int32)
+
+
+def phase_interface_measure(cell, plus_phase: str, minus_phase: str):
+    """dS over the facets between two phases, '+' on ``plus_phase`` (already restricted to them)."""
+    f = phase_interface_facets(cell, plus_phase, minus_phase)
+    ents = ordered_interface_entities(cell.mesh, cell.cell_tag_array(), f, cell.phase_tags(plus_phase))
+    return ufl.Measure("dS", domain=cell.mesh, subdomain_data=[(0, ents)])(0)
 
 
 def cell_measure(cell):

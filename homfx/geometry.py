@@ -325,6 +325,16 @@ def _build_inclusion_model(gmsh, inclusions, lengths, h, order, size_field):
     occ = gmsh.model.occ
     box = occ.addRectangle(0, 0, 0, *lengths) if d == 2 else occ.addBox(0, 0, 0, *lengths)
     tools, owner = [], []
+    if not inclusions:  # a plain periodic box
+        occ.synchronize()
+        gmsh.model.addPhysicalGroup(d, [box], MATRIX_TAG, name="e")
+        _tag_outer_faces(gmsh, lengths, set())
+        _set_periodic_faces(gmsh, lengths)
+        _size_options(gmsh, h, order)
+        gmsh.model.mesh.generate(d)
+        if order == 2:
+            gmsh.model.mesh.setOrder(2)
+        return
     for i, inc in enumerate(inclusions):
         for c in periodic_images(inc, lengths):
             if d == 2:
@@ -369,6 +379,32 @@ def _build_inclusion_model(gmsh, inclusions, lengths, h, order, size_field):
     gmsh.model.mesh.generate(d)
     if order == 2:
         gmsh.model.mesh.setOrder(2)
+
+
+def periodic_box(d: int, h: float, *, lengths: Sequence[float] | None = None, order: int = 1,
+                 comm=None) -> CellMesh:
+    """An unstructured, periodic-conforming gmsh mesh of the box (no inclusions)."""
+    comm = MPI.COMM_WORLD if comm is None else comm
+    if d not in (2, 3):
+        raise ValueError(f"d must be 2 or 3, got {d}")
+    lengths = tuple(float(x) for x in (lengths or (1.0,) * d))
+    _check_positive("h", h)
+    if h > min(lengths) / 2:
+        raise ValueError(f"mesh size h={h} is too coarse for a cell of size {min(lengths)}")
+    gmsh = _gmsh()
+    err = None
+    if comm.rank == 0:
+        try:
+            _build_inclusion_model(gmsh, (), lengths, h, order, None)
+        except Exception as e:  # noqa: BLE001  -- re-raised collectively below
+            err = f"{type(e).__name__}: {e}"
+    err = comm.bcast(err, root=0)
+    if err is not None:
+        gmsh.clear()
+        raise RuntimeError(f"gmsh failed to mesh the box: {err}")
+    msh, ct, ft = _to_dolfinx(gmsh, comm, d)
+    gmsh.clear()
+    return CellMesh(msh, ct, ft, lengths, {"e": (MATRIX_TAG,)}, {}, (), h)
 
 
 def structured_cell(d: int, n: int, *, phase_of: Callable[[np.ndarray], np.ndarray] | None = None,

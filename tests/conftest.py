@@ -11,6 +11,15 @@ import pytest  # noqa: E402
 from homfx._stack import MPI  # noqa: E402
 
 
+def pytest_configure(config):
+    # under mpirun every rank needs its own pytest base temp directory (they would race otherwise)
+    if MPI.COMM_WORLD.size > 1 and not config.option.basetemp:
+        import tempfile
+
+        tag = MPI.COMM_WORLD.bcast(next(tempfile._get_candidate_names()), root=0)
+        config.option.basetemp = os.path.join(tempfile.gettempdir(), f"homfx-pytest-{tag}-rank{MPI.COMM_WORLD.rank}")
+
+
 @pytest.fixture
 def comm():
     return MPI.COMM_WORLD
