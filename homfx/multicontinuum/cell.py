@@ -120,13 +120,20 @@ def continuum_of_squares(medium, ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
     return np.asarray(medium.continuum(np.mod(ix, nf), np.mod(iy, nf)), dtype=np.int32)
 
 
-def patch_pattern(medium, grid: CoarseGrid, patch: Patch) -> np.ndarray:
-    """The (ny·cpb) × (nx·cpb) array of continuum ids of the fine squares of the patch."""
-    c = grid.cpb
-    ix = np.arange(patch.x0 * c, (patch.x0 + patch.nx) * c)
-    iy = np.arange(patch.y0 * c, (patch.y0 + patch.ny) * c)
-    IX, IY = np.meshgrid(ix, iy)
+def domain_pattern(medium) -> np.ndarray:
+    """The nf × nf array [iy, ix] of continuum ids of all fine squares of Ω."""
+    IX, IY = np.meshgrid(np.arange(medium.nf), np.arange(medium.nf))
     return continuum_of_squares(medium, IX, IY)
+
+
+def patch_pattern(medium, grid: CoarseGrid, patch: Patch, pattern: np.ndarray | None = None) -> np.ndarray:
+    """The (ny·cpb) × (nx·cpb) array of continuum ids of the fine squares of the patch (``pattern``: the
+    precomputed :func:`domain_pattern`, extended periodically)."""
+    pattern = domain_pattern(medium) if pattern is None else pattern
+    c, nf = grid.cpb, medium.nf
+    ix = np.arange(patch.x0 * c, (patch.x0 + patch.nx) * c) % nf
+    iy = np.arange(patch.y0 * c, (patch.y0 + patch.ny) * c) % nf
+    return pattern[np.ix_(iy, ix)]
 
 
 # --------------------------------------------------------------------------------------------- options
@@ -231,6 +238,8 @@ def solve_block(medium, grid: CoarseGrid, bx: int, by: int, options: CellOptions
     t_start = time.perf_counter()
     N = medium.n_continua
     kappa_of = np.asarray(medium.kappa, dtype=float)
+    if len(kappa_of) != N or not np.all(kappa_of > 0):
+        raise ValueError(f"contrast: the conductivities of the {N} continua must be positive, got {kappa_of}")
     layers = options.n_layers(grid)
     patch = make_patch(grid, bx, by, layers, options.boundary_blocks)
     h, H, cpb = grid.h, grid.H, grid.cpb
@@ -438,9 +447,10 @@ class Coefficients:
                 "timings": self.timings}
 
 
-def pattern_key(medium, grid: CoarseGrid, patch: Patch, options: CellOptions) -> str:
+def pattern_key(medium, grid: CoarseGrid, patch: Patch, options: CellOptions,
+                pattern: np.ndarray | None = None) -> str:
     """Cache key: equal keys ⇒ identical cell problems up to a translation (spec §7.3)."""
-    h = hashlib.sha1(np.ascontiguousarray(patch_pattern(medium, grid, patch)).tobytes())
+    h = hashlib.sha1(np.ascontiguousarray(patch_pattern(medium, grid, patch, pattern)).tobytes())
     h.update(np.array([patch.nx, patch.ny, patch.bx - patch.x0, patch.by - patch.y0], np.int64).tobytes())
     h.update(np.asarray(medium.kappa, dtype=float).tobytes())
     touches = patch.x0 <= 0 or patch.y0 <= 0 or patch.x0 + patch.nx >= grid.M or patch.y0 + patch.ny >= grid.M
@@ -462,10 +472,11 @@ def compute_coefficients(medium, M: int, options: CellOptions = CellOptions(), c
     keys: dict[str, int] = {}
     rep_block: list[int] = []
     representative = np.full(grid.n_blocks, -1, dtype=np.int64)
+    pattern = domain_pattern(medium) if options.cache else None
     for b in todo:
         bx, by = grid.block_of(b)
         patch = make_patch(grid, bx, by, layers, options.boundary_blocks)
-        key = pattern_key(medium, grid, patch, options) if options.cache else f"block{b}"
+        key = pattern_key(medium, grid, patch, options, pattern) if options.cache else f"block{b}"
         if key not in keys:
             keys[key] = len(rep_block)
             rep_block.append(b)
