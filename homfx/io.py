@@ -79,11 +79,12 @@ def write_xdmf(path, mesh, functions=(), comm=None) -> Path:
     comm.barrier()
     with dolfinx.io.XDMFFile(comm, str(tmp), "w") as f:
         f.write_mesh(mesh)
+        deg = mesh.geometry.cmap.degree  # XDMF needs functions of the geometry's degree
         for u in functions:
             el = u.function_space.ufl_element()
-            if el.degree > 1 or el.family_name not in ("P", "Q", "Lagrange"):
+            if el.degree != deg or el.family_name not in ("P", "Q", "Lagrange"):
                 shape = u.function_space.value_shape
-                V1 = dolfinx.fem.functionspace(mesh, ("Lagrange", 1, shape) if shape else ("Lagrange", 1))
+                V1 = dolfinx.fem.functionspace(mesh, ("Lagrange", deg, shape) if shape else ("Lagrange", deg))
                 w = dolfinx.fem.Function(V1, name=u.name)
                 w.interpolate(u)
                 u = w

@@ -65,7 +65,12 @@ def voigt_reuss_bounds(fractions, values):
 
 def hashin_shtrikman_bounds(f1, a1, a2, d):
     """Hashin-Shtrikman bounds for an isotropic two-phase composite, a1 <= a2, f1 = fraction of phase 1."""
+    if not 0 <= a1 <= a2:
+        raise ValueError(f"hashin_shtrikman_bounds needs 0 <= a1 <= a2, got a1={a1}, a2={a2}")
     f2 = 1.0 - f1
-    lo = a1 + f2 / (1.0 / (a2 - a1) + f1 / (d * a1)) if a2 != a1 else a1
+    if a1 == 0:  # an insulating phase: the lower bound degenerates to 0
+        lo = 0.0
+    else:
+        lo = a1 + f2 / (1.0 / (a2 - a1) + f1 / (d * a1)) if a2 != a1 else a1
     hi = a2 + f1 / (1.0 / (a1 - a2) + f2 / (d * a2)) if a2 != a1 else a2
     return lo, hi
