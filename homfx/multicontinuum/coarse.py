@@ -96,12 +96,20 @@ def _scipy(A: "PETSc.Mat"):
     return sp.csr_matrix((a, ja, ia), shape=A.getSize())
 
 
+MASSES = ("consistent", "lumped")
+
+
 def assemble_coarse(coef: Coefficients, alphas: Sequence[float], source: np.ndarray | None = None,
-                    bc: str = "dirichlet") -> CoarseModel:
-    """Assemble the coarse operators of §4.3 from per-block coefficients; ``source`` = f_j per block (nb, N)."""
+                    bc: str = "dirichlet", mass: str = "consistent") -> CoarseModel:
+    """Assemble the coarse operators of §4.3 from per-block coefficients; ``source`` = f_j per block (nb, N).
+
+    ``mass="lumped"`` replaces Ĉ by diag(volume fractions) (the "porosity" simplification; not the paper's
+    model, spec §4.2 — for comparison only)."""
     t0 = time.perf_counter()
     if bc not in BCS:
         raise ValueError(f"bc must be one of {BCS}, got {bc!r}")
+    if mass not in MASSES:
+        raise ValueError(f"mass must be one of {MASSES}, got {mass!r}")
     grid, N = coef.grid, coef.n_continua
     alphas = continuum_orders(alphas, N)
     M = grid.M
@@ -128,7 +136,12 @@ def assemble_coarse(coef: Coefficients, alphas: Sequence[float], source: np.ndar
         arr[dofs] = per_block[cblk]
         return f
 
-    Cf, Qf, Df = dg0(coef.C), dg0(coef.Q), dg0(coef.D)
+    C, Cp = coef.C, coef.Cp
+    if mass == "lumped":
+        eye = np.eye(N)
+        C = coef.volume_fractions[:, :, None] * eye[None]
+        Cp = coef.volume_fractions[:, :, None, None] * (eye[:, :, None] * eye[:, None, :])[None]
+    Cf, Qf, Df = dg0(C), dg0(coef.Q), dg0(coef.D)
     U, V = ufl.TrialFunction(W), ufl.TestFunction(W)
     ij = lambda j, i: j * N + i  # noqa: E731
     ijnm = lambda j, i, n, m: ((j * N + i) * D + n) * D + m  # noqa: E731
@@ -142,7 +155,7 @@ def assemble_coarse(coef: Coefficients, alphas: Sequence[float], source: np.ndar
     if len(groups) == 1:
         mass_forms = [(groups[0][0], mass_form(Cf))]
     else:  # mixed orders (39): Σ_{p in group} Ĉ_p for each distinct α
-        mass_forms = [(a, mass_form(dg0(coef.Cp[:, ps].sum(axis=1)))) for a, ps in groups]
+        mass_forms = [(a, mass_form(dg0(Cp[:, ps].sum(axis=1)))) for a, ps in groups]
 
     def mat(form):
         A = dolfinx.fem.petsc.assemble_matrix(dolfinx.fem.form(form))
