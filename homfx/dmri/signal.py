@@ -261,7 +261,7 @@ class ModelSystem:
 
     # -- time integration ------------------------------------------------------------------------
     def segment_propagator(self, segment, t0=None, t1=None, rtol: float = 1e-12,
-                           max_steps: int = 1 << 16) -> tuple[np.ndarray, int]:
+                           max_steps: int = 1 << 14) -> tuple[np.ndarray, int]:
         """Φ with m(t1) = Φ m(t0) on a sub-interval of one smooth segment: closed-form expm when A is
         constant there, else Magnus-6 with the number of equal steps doubled until two successive
         propagators differ by <= rtol·|Φ| (the error of the finer one is then ~rtol/63)."""
@@ -460,6 +460,42 @@ def single_compartment_signal(D_nn: float, b_values) -> np.ndarray:
     return np.exp(-np.asarray(b_values, dtype=float) * D_nn)
 
 
+# ---------------------------------------------------------------------------------------------------
+# Reference tensors (for tests, docs and quick runs without the cell solver)
+
+# Spec §3.2 [VERIFIED prototype, centered disk, unit box, D_e = 3e-3, D_c = 1.7e-3 mm²/s, h = 0.005]:
+# R: (η^c, θ^e, θ^c, 𝔻^e_22/D_e, S^e_22, B^e_2222/D_e, I^e_22, Z^ee_22, Z^ec_22, Z^ce_22, <[ψ]>_Γ)
+SPEC_DISK_TABLE = {
+    0.2: (0.12565, 1.43719, 10.0008, 0.888381, -0.0019100, -0.0045031, -0.015040, 0.005046, -0.029508,
+          0.24089, -66.087),
+    0.4: (0.50264, 5.05321, 5.0001, 0.647657, -0.0042228, -0.0173665, -0.052792, 0.022546, -0.241995,
+          0.17058, -84.181),
+}
+
+
+def spec_reference_tensors(R: float, D_e: float = 3e-3) -> dict:
+    """A tensors dict (format of ``homfx dmri tensors``, d = 2) for the centered disk of radius R = 0.2 or
+    0.4 from the spec's §3.2 table; the c side from the closed forms (𝔻^c = 0, S^c = −R²/4, I^c = 3R/4,
+    Z^{cc} = −3R/4, B^c = 0). The square symmetry is imposed: 2-tensors ∝ Id, B isotropic (B_nnnn the
+    same for every n), T = 𝔻 ⊗ S − B. The table was computed with D_e = 3e-3, D_c = 1.7e-3 mm²/s."""
+    if R not in SPEC_DISK_TABLE:
+        raise ValueError(f"R must be one of {sorted(SPEC_DISK_TABLE)}, got {R}")
+    eta_c, th_e, th_c, dr, S_e, B_e, I_e, Z_ee, Z_ec, Z_ce, psi = SPEC_DISK_TABLE[R]
+    I2 = np.eye(2)
+    iso4 = (np.einsum("ij,kl->ijkl", I2, I2) + np.einsum("ik,jl->ijkl", I2, I2)
+            + np.einsum("il,jk->ijkl", I2, I2)) / 3
+    D = {"e": dr * D_e * I2, "c": 0 * I2}
+    S = {"e": S_e * I2, "c": -R**2 / 4 * I2}
+    B = {"e": B_e * D_e * iso4, "c": 0 * iso4}
+    T = {a: np.einsum("ij,kl->ijkl", D[a], S[a]) - B[a] for a in "ec"}
+    tolist = lambda d: {k: v.tolist() for k, v in d.items()}  # noqa: E731
+    return {"eta": {"e": 1 - eta_c, "c": eta_c}, "theta": {"e": th_e, "c": th_c},
+            "D": tolist(D), "S": tolist(S), "T": tolist(T), "B": tolist(B),
+            "Z": tolist({"ee": Z_ee * I2, "ec": Z_ec * I2, "ce": Z_ce * I2, "cc": -0.75 * R * I2}),
+            "I": tolist({"e": I_e * I2, "c": 0.75 * R * I2}),
+            "omega_jump_mean": [0.0, 0.0], "psi_jump_mean": psi}
+
+
 __all__ = ["MODELS", "UnstableModelWarning", "DirectionalCoefficients", "coefficients_from_tensors",
            "ModelSystem", "StabilityReport", "stability", "SignalResult", "signal_curve", "compute_signal",
-           "single_compartment_signal", "expm2", "PGSE"]
+           "single_compartment_signal", "expm2", "spec_reference_tensors", "PGSE"]
