@@ -32,7 +32,6 @@ import numpy as np
 import ufl
 
 from homfx._stack import PETSc, dolfinx
-from homfx.averages import integrate
 from homfx.cellproblem import CellProblem, CellSolution, _group_measures
 from homfx.dmri.cells import check_compartments, interface_dS
 from homfx.geometry import INCLUSION_TAG0, CellMesh, sub_cell
@@ -108,10 +107,12 @@ def make_compartment(cell: CellMesh, name: str, D: float, degree: int = 1) -> Co
     dx = ufl.Measure("dx", domain=cell.mesh, subdomain_data=cell.cell_tags)
     dS = interface_dS(cell)
     tags = cell.phase_tags(name)
-    one = dolfinx.fem.Constant(cell.mesh, 1.0)
-    volume = integrate(one * dx(tags))
-    gamma = integrate(one("+") * dS(cell.interface_tags()))
-    comp = Compartment(name, D, cell, sub, emap, V, dx, tags, dS, volume, gamma)
+    comp = Compartment(name, D, cell, sub, emap, V, dx, tags, dS, 0.0, 0.0)
+    # |Y^a|_h = sum_a int phi_a and |Gamma|_h = sum_a int_Gamma phi_a: the same quadrature as the right-hand
+    # sides, so that the psi sources are compatible to round-off also on curved (P2) cells
+    v = ufl.TestFunction(V)
+    comp.volume = _vector_sum(comp, v * dx(tags))
+    comp.gamma = _vector_sum(comp, comp.trace(v) * dS(cell.interface_tags()))
     if name == "e":
         comp.groups = True
     else:
@@ -119,8 +120,8 @@ def make_compartment(cell: CellMesh, name: str, D: float, degree: int = 1) -> Co
         comp.groups = [np.flatnonzero(sub_tags == t).astype(np.int32) for t in tags]
         for i, t in sorted(cell.interfaces.items()):
             ct = INCLUSION_TAG0 + i
-            vol_k = integrate(one * dx(ct))
-            gam_k = integrate(one("+") * dS(t))
+            vol_k = _vector_sum(comp, v * dx(ct))
+            gam_k = _vector_sum(comp, comp.trace(v) * dS(t))
             comp.piece_theta.append((ct, t, gam_k / vol_k))
         th = np.array([p[2] for p in comp.piece_theta])
         spread = float(np.max(np.abs(th - comp.theta)) / comp.theta)
@@ -130,6 +131,15 @@ def make_compartment(cell: CellMesh, name: str, D: float, degree: int = 1) -> Co
                 f"{np.round(th, 4).tolist()}: the single intra-cellular compartment model needs equal ratios "
                 "(spec 2.6; e.g. identical disks)")
     return comp
+
+
+def _vector_sum(comp: Compartment, L) -> float:
+    """sum over the owned DOFs of the assembled linear form L (= L(1) for a Lagrange space)."""
+    b = dolfinx.fem.petsc.assemble_vector(dolfinx.fem.form(L, entity_maps=[comp.emap]))
+    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+    val = b.sum()
+    b.destroy()
+    return float(val)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -286,6 +296,15 @@ class SharedFactorization:
         if problem.a is not self.a:
             raise ValueError(f"{problem.name}: declared with another bilinear form than the factored one")
         t0 = time.perf_counter()
+        em_saved = self.em
+        if problem.entity_maps:
+            self.em = list(problem.entity_maps)  # rhs may couple to the other compartment (appendix N)
+        try:
+            return self._solve(problem, t0)
+        finally:
+            self.em = em_saved
+
+    def _solve(self, problem, t0):
         terms = getattr(problem, "terms", {})
         sols, compat = {}, {}
         x = self.A_red.createVecRight()

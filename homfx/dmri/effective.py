@@ -202,3 +202,75 @@ def _warn_unequal_omega_means(cors):
     if dev > 1e-3:
         warnings.warn(f"<omega^e>_Gamma_k differs between inclusions by {dev:.2e} R (> 1e-3 R): the "
                       "second-order model is formally inconsistent for this arrangement (spec 2.6)", stacklevel=3)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# appendix identities (spec 2.5, AC4): the simplified formulas of Section 3 vs the appendix cell problems
+
+
+def _function(cor: Correctors, vec, name: str):
+    from homfx._stack import dolfinx
+
+    f = dolfinx.fem.Function(cor.comp.V, name=name)
+    vec.copy(f.x.petsc_vec)
+    f.x.scatter_forward()
+    return f
+
+
+def appendix_identities(res: DmriTensors) -> dict:
+    """Solve the appendix problems L (A.37), N^{a,b} (A.41), xi (A.33), E (A.38, index typo fixed),
+    R (A.30), Q and compare with the simplified formulas; returns {name: (formula, appendix)} arrays.
+    They agree to solver precision for connected Y^c (spec 2.5 / AC4). Uses the kept factorizations."""
+    import ufl
+
+    from homfx._stack import dolfinx
+    from homfx.dmri.cell import cell_problem
+
+    if not res.correctors:
+        raise ValueError("appendix_identities needs the correctors (compute_tensors(keep_correctors=True))")
+    out = {}
+    for a in PHASES:
+        cor = res.correctors[a]
+        comp, m, fac = cor.comp, cor.mats, cor.factor
+        d, D, vol, s, th = comp.dim, comp.D, comp.volume, comp.sign, comp.theta
+        v = ufl.TestFunction(comp.V)
+        dx = comp.dxa()
+        w, psi = cor.omega, cor.psi
+        X = [[_function(cor, cor.X(j, k), f"X{j}{k}") for k in range(d)] for j in range(d)]
+        dmean = lambda i, u: D * m.dmean(i, u) / vol  # noqa: E731  <D d_i u>
+        cD = dolfinx.fem.Constant(comp.cell.mesh, D)
+        rhs = {("L", i): [w[i] * v * dx] for i in range(d)}
+        rhs.update({("xi", i): [-cD * psi * v.dx(i) * dx] for i in range(d)})
+        rhs.update({("E", i): [(cD * psi.dx(i) - dolfinx.fem.Constant(comp.cell.mesh, dmean(i, psi))) * v * dx]
+                    for i in range(d)})
+        for i, j, k in itertools.product(range(d), repeat=3):
+            H = dmean(i, X[j][k])
+            rhs[("R", i, j, k)] = [-cD * X[j][k] * v.dx(i) * dx]
+            rhs[("Q", i, j, k)] = ([(cD * X[j][k].dx(i) + cD * w[k] * (i == j)
+                                     - dolfinx.fem.Constant(comp.cell.mesh, H)) * v * dx])
+        sol = fac.solve(cell_problem(comp, fac.a, rhs, "appendix"))
+        out[f"S^{a} via L"] = (res.S[a], np.array([[dmean(j, sol[("L", i)]) for j in range(d)] for i in range(d)]))
+        out[f"I^{a} via xi+E"] = (
+            (res.I[a] - s * th * res.S[a]).T,
+            np.array([[dmean(j, sol[("xi", i)]) + dmean(j, sol[("E", i)]) for j in range(d)] for i in range(d)]))
+        T = np.zeros((d,) * 4)
+        for i, j, k, l in itertools.product(range(d), repeat=4):
+            T[i, j, k, l] = dmean(l, sol[("R", i, j, k)]) + dmean(l, sol[("Q", i, j, k)])
+        out[f"T^{a} via R+Q"] = (res.T[a], T)
+        out[f"p^{a}"] = (s * th * res.omega_gamma_mean[a], np.array([dmean(i, psi) for i in range(d)]))
+        for b in PHASES:  # N^{a,b} (A.41): <D^a d_j N_i> = s_a theta^a <omega^b_i omega^a_j>_Gamma
+            cb = res.correctors[b]
+            rhsN = {}
+            for i in range(d):
+                mb = dolfinx.fem.Constant(comp.cell.mesh, s * th * res.omega_gamma_mean[b][i])
+                rhsN[("N", i)] = [mb * v * dx, -s * cb.comp.trace(cb.omega[i]) * comp.trace(v)
+                                  * comp.dS(comp.cell.interface_tags())]
+            pN = cell_problem(comp, fac.a, rhsN, f"appendix N^{a}{b}")
+            if b != a:
+                pN.entity_maps = [comp.emap, cb.comp.emap]
+            solN = fac.solve(pN)
+            Xg = np.array([[cb.mats.gamma_int(cb.X(i, j)) / cb.comp.gamma for j in range(d)] for i in range(d)])
+            out[f"N^{a}{b} (Z^{a}{b})"] = (res.Z[a + b] + s * th * Xg,
+                                           np.array([[dmean(j, solN[("N", i)]) for j in range(d)]
+                                                     for i in range(d)]))
+    return out
