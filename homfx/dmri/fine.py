@@ -126,7 +126,7 @@ def _global_count(comm, n) -> int:
 def mesh_size(msh) -> float:
     """Largest cell diameter of the mesh (global)."""
     n = msh.topology.index_map(msh.topology.dim).size_local
-    x = msh.geometry.x[msh.geometry.dofmap[:n]]  # (cells, nodes, 3)
+    x = msh.geometry.x[msh.geometry.dofmaps[0][:n]]  # (cells, nodes, 3)
     k = x.shape[1]
     hloc = max((np.linalg.norm(x[:, i] - x[:, j], axis=1).max(initial=0.0)
                 for i in range(k) for j in range(i + 1, k)), default=0.0)
@@ -280,10 +280,12 @@ class ReferenceProblem:
         mult = R.restrict(self._block_vector([np.ones(n) for n in owned])).getArray().copy()
         bid = R.restrict(self._block_vector([np.full(n, float(b)) for b, n in enumerate(owned)])).getArray()
         self.block_id = np.rint(bid / mult).astype(np.int64)
-        coords = []
-        for k in range(self.dim):
-            xk = [V.tabulate_dof_coordinates()[:n, k] for V, n in zip(self.block_spaces, owned)]
-            coords.append(R.restrict(self._block_vector(xk)).getArray() / mult)
+        # coordinates of the master (the full DOF not on a top face x_k = L_k) of every reduced DOF
+        L = np.asarray(self.cell.lengths, dtype=float)
+        xs = [V.tabulate_dof_coordinates()[:n, : self.dim] for V, n in zip(self.block_spaces, owned)]
+        master = [np.all(np.abs(x - L) > 1e-8 * L.max(), axis=1) for x in xs]
+        coords = [R.restrict(self._block_vector([x[:, k] * m for x, m in zip(xs, master)])).getArray()
+                  for k in range(self.dim)]
         self.reduced_coords = np.column_stack(coords)
         nc = len(self.compartments)
         # weights w_b = P^T (int phi dx over the compartment) for every block b
@@ -305,10 +307,16 @@ class ReferenceProblem:
         self.compartment_volumes = {a: self.weights[f"re_{a}"].sum() for a in self.compartments}
         self.cell_volume = float(np.prod(self.cell.lengths))
 
-    def initial_state(self) -> "PETSc.Vec":
-        """U(0) = 1 (real part) on every DOF of every compartment."""
+    def initial_state(self, values: dict | None = None) -> "PETSc.Vec":
+        """U(0) = values[alpha] (real, default 1 = M_init) on every DOF of compartment alpha."""
+        values = {} if values is None else dict(values)
+        unknown = set(values) - set(self.compartments)
+        if unknown:
+            raise ValueError(f"initial: unknown compartments {sorted(unknown)} (have {self.compartments})")
+        nc = len(self.compartments)
+        per_block = np.array([float(values.get(a, 1.0)) for a in self.compartments] + [0.0] * nc)
         x = self.reduced["M"].createVecRight()
-        x.setArray((self.block_id < len(self.compartments)).astype(float))
+        x.setArray(per_block[self.block_id])
         return x
 
     def operator_parts(self, q: float, n: np.ndarray):
@@ -347,7 +355,8 @@ class ReferenceProblem:
     def signal(self, *, q: float, direction, sequence: Sequence, dt: float,
                dt_gap: float | None = None, stages: int = 3, checkpoint: str | Path | None = None,
                checkpoint_dir: str | Path | None = None, checkpoint_every: float = 60.0, callback: Callable[[int, float], None] | None = None,
-               show_progress: bool = True, max_phase_per_element: float = 1.0) -> SignalResult:
+               show_progress: bool = True, max_phase_per_element: float = 1.0,
+               initial: dict | None = None) -> SignalResult:
         """Integrate M U' + A(t) U = 0 from U(0) = 1 to T_E; return the signal.
 
         ``dt``: largest step in the pulses (must not exceed a pulse), ``dt_gap``: where f = 0 (default dt).
@@ -356,6 +365,7 @@ class ReferenceProblem:
         and at the end; a run with the same parameters resumes from it (or returns the stored result).
         ``checkpoint_dir``: the same with the file name made from the hash of the run's parameters.
         ``callback(step, t)`` is called after every step (e.g. to stop a run in tests).
+        ``initial``: {compartment: constant} initial magnetization (default 1 everywhere, M_init = 1).
         """
         t_start = time.perf_counter()
         n = _unit_direction(direction, self.dim)
@@ -371,12 +381,12 @@ class ReferenceProblem:
                 f"(mesh size h = {self.h:.3g} of the unit cell); use a finer mesh or a smaller cell")
         grid = TimeGrid.build(sequence, dt, dt_gap)
         b = q * q * sequence.integral_F2()
-        key = self._run_key(q, n, sequence, grid, stages)
+        key = self._run_key(q, n, sequence, grid, stages, initial)
         if checkpoint is None and checkpoint_dir is not None:
             checkpoint = Path(checkpoint_dir) / f"ref-{key}.npz"
         ckpt = _Checkpoint(checkpoint, key, self) if checkpoint is not None else None
 
-        y = self.initial_state()
+        y = self.initial_state(initial)
         start, times, norms = 0, [0.0], [self.mass_norm(y)]
         if ckpt is not None:
             state = ckpt.load()
@@ -404,8 +414,11 @@ class ReferenceProblem:
             for k in range(start, len(grid)):
                 t0, h, iseg = grid.steps[k]
                 seg = segments[iseg]
-                Fs = [float(seg.F(t0 + c * h)) for c in c_rk]
-                stepper.step(y, h, Fs, constant=seg.constant)
+                if q > 0.0:
+                    Fs = [float(seg.F(t0 + c * h)) for c in c_rk]
+                    stepper.step(y, h, Fs, constant=seg.constant)
+                else:  # A does not depend on F: one operator per step size
+                    stepper.step(y, h, [0.0] * len(c_rk), constant=True)
                 times.append(t0 + h)
                 norms.append(self.mass_norm(y, work))
                 if bar is not None:
@@ -429,10 +442,10 @@ class ReferenceProblem:
         return SignalResult(s, comp, q, tuple(float(v) for v in n), b, len(grid), stepper.factorizations,
                             time.perf_counter() - t_start, start, np.asarray(times), np.asarray(norms))
 
-    def _run_key(self, q, n, sequence, grid, stages) -> str:
+    def _run_key(self, q, n, sequence, grid, stages, initial) -> str:
         data = dict(De=self.De, Dc=self.Dc, kappa=self.kappa, eps=self.eps, q=q, n=[float(v) for v in n],
                     sequence=sequence_fingerprint(sequence), steps=len(grid), h=[s[1] for s in grid.steps[:1]],
-                    stages=stages, dofs=self.num_dofs, lengths=list(self.cell.lengths),
+                    stages=stages, initial=sorted((initial or {}).items()), dofs=self.num_dofs, lengths=list(self.cell.lengths),
                     volumes={a: round(float(v), 9) for a, v in self.compartment_volumes.items()})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
