@@ -8,24 +8,12 @@ import pytest
 from homfx._stack import MPI
 from homfx.multicontinuum.cell import (CellOptions, CoarseGrid, compute_coefficients, default_layers,
                                        make_patch, solve_block)
+from homfx.multicontinuum.media import Medium
 
 
-@dataclass
-class ChannelMedium:
-    """The paper's channel media (spec §5.2) on an nf×nf grid: continuum 0 (κ=1e-4) and 1 (κ=1) = channels
-    ``i mod period ∈ [offset, offset+width)`` in x (layered) or in x or y (crossed)."""
-
-    nf: int
-    kind: str = "crossed"
-    kappa: tuple = (1e-4, 1.0)
-    period: int = 10
-    width: int = 2
-    offset: int = 4
-    n_continua: int = 2
-
-    def continuum(self, ix, iy):
-        chan = lambda i: (i % self.period >= self.offset) & (i % self.period < self.offset + self.width)  # noqa
-        return ((chan(ix) | chan(iy)) if self.kind == "crossed" else chan(ix)).astype(np.int32)
+def ChannelMedium(nf, kind="crossed"):
+    """The paper's channel media (spec §5.2: period 10, width 2, offset 4 fine cells, κ = 1e-4 / 1)."""
+    return Medium(kind, nf=nf)
 
 
 @dataclass
@@ -148,7 +136,9 @@ def test_bad_input():
     with pytest.raises(ValueError, match="H = 1/7"):
         compute_coefficients(med, 7)
     with pytest.raises(ValueError, match="contrast"):
-        solve_block(ChannelMedium(80, kappa=(0.0, 1.0)), CoarseGrid(8, 80), 1, 1, CellOptions(layers=0))
+        solve_block(RandomMedium(40, kappa=(0.0, 1.0)), CoarseGrid(10, 40), 1, 1, CellOptions(layers=0))
+    with pytest.raises(ValueError, match="contrast"):
+        Medium("crossed", nf=80, contrast=0.0)
     assert default_layers(1 / 20) == 6 and default_layers(1 / 40) == 8
 
 
