@@ -124,101 +124,92 @@ class Cascade:
 
     # -- tensor integrals ----------------------------------------------------------------------------------
     def tensors(self) -> dict:
-        """a⁰ (2.8), B = ⟨χ_iχ_j⟩, ā² (Alg. 1 step 4), θ means, and the integrals of the κ-route."""
-        d = self.d
-        vals = quadrature_means(self, include_kappa=bool(self.kappa))
-        A, chi, gth = vals["A"], vals["chi"], vals["grad_theta"]  # callables of the quadrature data
-        B = np.array([[vals.mean(chi[i] * chi[j]) for j in range(d)] for i in range(d)])
-        a2bar = np.zeros((d,) * 4)
-        for (i, j, k, l) in _J(d):
-            # ¼⟨a(χ_i e_j + χ_j e_i)·(χ_l e_k + χ_k e_l)⟩ − ⟨a∇θ_ij·∇θ_kl⟩
-            first = 0.25 * vals.mean(A[j, k] * chi[i] * chi[l] + A[j, l] * chi[i] * chi[k]
-                                     + A[i, k] * chi[j] * chi[l] + A[i, l] * chi[j] * chi[k])
-            gij, gkl = gth[_sorted_key(i, j)], gth[_sorted_key(k, l)]
-            second = vals.mean(sum(gij[m] * A[m, n] * gkl[n] for m in range(d) for n in range(d)))
-            v = first - second
-            for p, q in ((i, j), (j, i)):
-                for r, s in ((k, l), (l, k)):
-                    a2bar[p, q, r, s] = v
-                    a2bar[r, s, p, q] = v
-        a0_quad = np.array([[vals.mean(A[i, j] + sum(A[i, m] * vals["grad_chi"][j][m] for m in range(d)))
-                             for j in range(d)] for i in range(d)])
-        theta_mean = {k: vals.mean(v) for k, v in vals["theta"].items()}
-        out = {"a0": self.a0, "a0_quadrature": a0_quad, "B": B, "a2_bar": a2bar, "theta_mean": theta_mean,
-               "chi_mean": np.array([vals.mean(c) for c in chi])}
-        if self.kappa:
-            out["C_kappa"] = self._C_kappa(vals, theta_mean)
-        return out
-
-    def _C_kappa(self, vals, theta_mean) -> np.ndarray:
-        """C_ijkl = S⁴{−⟨e_iᵀa∇κ_jkl⟩ − ⟨a_ij θ_kl⟩ + a⁰_ij⟨θ_kl⟩} (2.15) + (5.8) (§4.4)."""
+        """a⁰ (2.8, also re-evaluated at the quadrature points as a check), B = ⟨χ_iχ_j⟩, ā² (Alg. 1 step 4),
+        ⟨χ⟩, ⟨θ⟩ and, with κ, the κ-route dispersion tensor C (§4.4)."""
         from homfx.wave.tensors import sym4
 
-        d = self.d
-        A, th, gk = vals["A"], vals["theta"], vals["grad_kappa"]
-        T = np.zeros((d,) * 4)
-        for i, j, k, l in itertools.product(range(d), repeat=4):
-            g = gk[_sorted_key(j, k, l)]
-            T[i, j, k, l] = (-vals.mean(sum(A[i, m] * g[m] for m in range(d)))
-                             - vals.mean(A[i, j] * th[_sorted_key(k, l)]) + self.a0[i, j] * theta_mean[_sorted_key(k, l)])
-        return sym4(T)
+        S = quadrature_sums(self)
+        vol = self.volume
+        F = S["F"] / vol  # ⟨a_jk χ_i χ_l⟩ at index ijkl
+        first = 0.25 * (F + F.transpose(0, 1, 3, 2) + F.transpose(1, 0, 2, 3) + F.transpose(1, 0, 3, 2))
+        out = {"a0": self.a0, "a0_quadrature": S["a0"] / vol, "B": S["B"] / vol, "a2_bar": first - S["GAG"] / vol,
+               "theta_mean": S["theta"] / vol, "chi_mean": S["chi"] / vol}
+        if self.kappa:
+            T = -S["AGk"] / vol - S["AT"] / vol + np.einsum("ij,kl->ijkl", self.a0, out["theta_mean"])
+            out["C_kappa"] = sym4(T)
+        return out
 
 
-def _J(d):
-    from homfx.wave.tensors import J_indices
-
-    return J_indices(d)
-
-
-class _QuadratureData(dict):
-    """Values at the quadrature points (owned cells) with the weights w·|det J|; ``mean`` = MPI-global ⟨·⟩_Y."""
-
-    def __init__(self, comm, weights, volume):
-        super().__init__()
-        self.comm, self.w, self.volume = comm, weights, volume
-
-    def mean(self, values) -> float:
-        return self.comm.allreduce(float(np.sum(self.w * values)), op=MPI.SUM) / self.volume
+def _full_index(d, keys):
+    """Column of the sorted key of every full index tuple (row-major over {0..d-1}^r)."""
+    pos = {k: n for n, k in enumerate(keys)}
+    return np.array([pos[_sorted_key(*idx)] for idx in itertools.product(range(d), repeat=len(keys[0]))])
 
 
-def quadrature_means(cas: Cascade, *, include_kappa: bool = False, chunk: int = 200_000) -> _QuadratureData:
-    """Evaluate a, χ, ∇χ, θ, ∇θ (and ∇κ) at the quadrature points of ``cas.dx`` with ONE compiled Expression."""
+def _wdot(w, X, Y):
+    """Σ_q w_q X[q, a, m] Y[q, b, m] → (a, b), as one BLAS product."""
+    q, a, m = X.shape
+    b = Y.shape[1]
+    Xw = (X * w[:, None, None]).transpose(1, 0, 2).reshape(a, q * m)
+    return Xw @ Y.transpose(1, 0, 2).reshape(b, q * m).T
+
+
+def quadrature_sums(cas: Cascade, *, chunk: int = 4096) -> dict:
+    """MPI-global integrals over Y for the tensors, from a, χ, ∇χ, θ, ∇θ (∇κ) evaluated at the quadrature points
+    of ``cas.dx`` by ONE compiled Expression, cell chunk by cell chunk (bounded memory)."""
     import basix
 
     msh, d = cas.mesh, cas.d
     qdeg = cas.dx.metadata()["quadrature_degree"]
     ct = getattr(basix.CellType, msh.topology.cell_name())
     X, wref = basix.make_quadrature(ct, qdeg)
-    keys2 = sorted(cas.theta)
-    keys3 = sorted(cas.kappa) if include_kappa else []
+    k2 = sorted(cas.theta)
+    k3 = sorted(cas.kappa)
     comps = [cas.a[i, j] for i in range(d) for j in range(d)]
-    comps += [c for c in cas.chi]
+    comps += list(cas.chi)
     comps += [ufl.grad(c)[m] for c in cas.chi for m in range(d)]
-    comps += [cas.theta[k] for k in keys2]
-    comps += [ufl.grad(cas.theta[k])[m] for k in keys2 for m in range(d)]
-    comps += [ufl.grad(cas.kappa[k])[m] for k in keys3 for m in range(d)]
+    comps += [cas.theta[k] for k in k2]
+    comps += [ufl.grad(cas.theta[k])[m] for k in k2 for m in range(d)]
+    comps += [ufl.grad(cas.kappa[k])[m] for k in k3 for m in range(d)]
     comps += [abs(ufl.JacobianDeterminant(msh))]
     E = dolfinx.fem.Expression(ufl.as_vector(comps), X)
     n_own = msh.topology.index_map(msh.topology.dim).size_local
-    parts = []
+    i2 = _full_index(d, k2) if k2 else None
+    i3 = _full_index(d, k3) if k3 else None
+    S = {"F": np.zeros((d * d, d * d)), "GAG": np.zeros((d * d, d * d)), "a0": np.zeros((d, d)),
+         "B": np.zeros((d, d)), "chi": np.zeros(d), "theta": np.zeros(d * d), "AGk": np.zeros((d, d ** 3)),
+         "AT": np.zeros((d * d, d * d))}
     for start in range(0, n_own, chunk):
         cells = np.arange(start, min(n_own, start + chunk), dtype=np.int32)
-        parts.append(E.eval(msh, cells).reshape(len(cells), len(X), len(comps)))
-    V = np.concatenate(parts, axis=0) if parts else np.zeros((0, len(X), len(comps)))
-    V = V.reshape(-1, len(comps))
-    w = (np.tile(wref, n_own) * V[:, -1]) if n_own else np.zeros(0)
-    data = _QuadratureData(msh.comm, w, cas.volume)
-    col = iter(range(len(comps)))
-    data["A"] = np.empty((d, d), dtype=object)
-    for i in range(d):
-        for j in range(d):
-            data["A"][i, j] = V[:, next(col)]
-    data["chi"] = [V[:, next(col)] for _ in range(d)]
-    data["grad_chi"] = [[V[:, next(col)] for _ in range(d)] for _ in range(d)]
-    data["theta"] = {k: V[:, next(col)] for k in keys2}
-    data["grad_theta"] = {k: [V[:, next(col)] for _ in range(d)] for k in keys2}
-    data["grad_kappa"] = {k: [V[:, next(col)] for _ in range(d)] for k in keys3}
-    return data
+        V = E.eval(msh, cells).reshape(-1, len(comps))
+        w = np.tile(wref, len(cells)) * V[:, -1]
+        nq = len(w)
+        o = 0
+        A = V[:, o:o + d * d].reshape(nq, d, d); o += d * d
+        chi = V[:, o:o + d]; o += d
+        gchi = V[:, o:o + d * d].reshape(nq, d, d); o += d * d  # [q, j, m] = ∂_m χ_j
+        cc = np.einsum("qi,ql->qil", chi, chi).reshape(nq, d * d, 1)
+        S["F"] += _wdot(w, cc, A.reshape(nq, d * d, 1))  # (il, jk): ⟨a_jk χ_i χ_l⟩
+        S["a0"] += np.einsum("q,qij->ij", w, A) + _wdot(w, A, gchi)
+        S["B"] += _wdot(w, chi[:, :, None], chi[:, :, None])
+        S["chi"] += w @ chi
+        if k2:
+            th = V[:, o:o + len(k2)][:, i2]; o += len(k2)
+            gth = V[:, o:o + len(k2) * d].reshape(nq, len(k2), d)[:, i2]; o += len(k2) * d  # (q, ij, m)
+            Ag = np.einsum("qmn,qbn->qbm", A, gth)  # (q, kl, m) = (a∇θ_kl)_m
+            S["GAG"] += _wdot(w, gth, Ag)
+            S["theta"] += w @ th
+            S["AT"] += _wdot(w, A.reshape(nq, d * d, 1), th[:, :, None])
+        if k3:
+            gk = V[:, o:o + len(k3) * d].reshape(nq, len(k3), d)[:, i3]; o += len(k3) * d
+            S["AGk"] += _wdot(w, A, gk)  # (i, jkl): ⟨e_iᵀ a ∇κ_jkl⟩
+    S = {k: msh.comm.allreduce(v, op=MPI.SUM) for k, v in S.items()}
+    S["F"] = S["F"].reshape(d, d, d, d).transpose(0, 2, 3, 1)  # (i, l, j, k) → (i, j, k, l)
+    S["GAG"] = S["GAG"].reshape((d,) * 4)
+    S["theta"] = S["theta"].reshape(d, d)
+    S["AT"] = S["AT"].reshape((d,) * 4)
+    S["AGk"] = S["AGk"].reshape((d,) * 4)
+    return S
 
 
 # --------------------------------------------------------------------------------------------------------------
