@@ -316,12 +316,15 @@ class ModelSystem:
 
     # -- eigenvalues (Remark 4.4) ----------------------------------------------------------------
     def eigenvalues(self, sequence: Sequence, per_segment: int = 201, refocusing: bool = True):
-        """Times t (each segment sampled with ``per_segment`` points including both ends, one-sided
-        f at the breakpoints) and the eigenvalues of A(q, t), shape (nt, 2), sorted by real part.
+        """Times t and the eigenvalues of A(q, t), shape (nt, 2), sorted by real part. Each segment is
+        sampled at ``per_segment`` Chebyshev–Lobatto points (clustered at the ends, where the refocusing
+        window before T_E sits), with the one-sided f at the breakpoints.
         ``refocusing=False`` drops the f F A5 term (see ``StabilityReport``)."""
         ts, lams = [], []
         for seg in sequence.segments():
-            t = np.linspace(seg.t0, seg.t1, 2 if seg.constant else per_segment)
+            n = 2 if seg.constant else per_segment
+            x = 0.5 - 0.5 * np.cos(np.pi * np.arange(n) / (n - 1))
+            t = seg.t0 + (seg.t1 - seg.t0) * x
             f = seg.f(t) if refocusing else np.zeros_like(t)
             ts.append(t)
             lams.append(np.linalg.eigvals(self.A(f, seg.F(t))))
