@@ -458,6 +458,20 @@ def compute_signal(tensors, b_values, direction=(0.0, 1.0), model: str = "R2", *
                         sequence=seq, rtol=rtol, check_stability=check_stability)
 
 
+def eigenvalue_curves(tensors, b: float, direction=(0.0, 1.0), model: str = "R2", *, cell_size: float,
+                      kappa: float, delta: float, Delta: float, sequence: str = "pgse", mixing: float = 0.0,
+                      periods: float = 1, per_segment: int = 201) -> tuple[np.ndarray, np.ndarray]:
+    """The two eigenvalues of A(q, t) over the sequence (Remark 4.4, the paper's Fig. 9), paper units in
+    (as ``compute_signal``). Returns t [ms] and λ [1/ms], shape (nt, 2), sorted by real part."""
+    scal = paper_scaling(cell_size, kappa)
+    seq = make_sequence(sequence, ms_to_s(delta), ms_to_s(Delta), ms_to_s(mixing), periods)
+    n = unit_direction(direction)
+    q = float(seq.q_from_b(float(b)))
+    system = ModelSystem(model, _as_coefficients(tensors, n), q, scal.epsilon, scal.sigma0)
+    t, lam = system.eigenvalues(seq, per_segment)
+    return t / ms_to_s(1.0), lam * ms_to_s(1.0)
+
+
 def single_compartment_signal(D_nn: float, b_values) -> np.ndarray:
     """The single-compartment (κ = 0, first-order) model S = exp(−b 𝔻_nn) (b s/mm², 𝔻 mm²/s)."""
     return np.exp(-np.asarray(b_values, dtype=float) * D_nn)
@@ -501,4 +515,4 @@ def spec_reference_tensors(R: float, D_e: float = 3e-3) -> dict:
 
 __all__ = ["MODELS", "UnstableModelWarning", "DirectionalCoefficients", "coefficients_from_tensors",
            "ModelSystem", "StabilityReport", "stability", "SignalResult", "signal_curve", "compute_signal",
-           "single_compartment_signal", "expm2", "spec_reference_tensors", "PGSE"]
+           "single_compartment_signal", "eigenvalue_curves", "expm2", "spec_reference_tensors", "PGSE"]

@@ -407,3 +407,16 @@ def test_with_computed_tensors_spec_E4_and_AC13():
                     rep = stability(sysm, seq)
                     assert rep.stable and rep.paper_nonnegative and rep.max_imag <= 1e-10 * rep.max_large
                     assert 1 + sc.epsilon**2 * sc.sigma0 * c.psi_jump > 0
+
+
+def test_eigenvalue_curves_units():
+    """Paper units: t in ms, λ in 1/ms; at t = 0 (F = 0): {0, σ0(θ^e+θ^c)(1+ε²σ0<[ψ]>)} (AC13)."""
+    from homfx.dmri.signal import eigenvalue_curves
+
+    t, lam = eigenvalue_curves(T04, 1000.0, (0, 1), "R2", cell_size=10, kappa=5e-5, delta=5, Delta=25)
+    assert t[0] == 0 and t[-1] == pytest.approx(30.0) and np.all(np.diff(t) >= 0)
+    c = coefficients_from_tensors(T04, (0, 1))
+    sigma0 = 5.0  # mm/s
+    big = sigma0 * (c.theta_e + c.theta_c) * (1 + 1e-4 * sigma0 * c.psi_jump) * 1e-3   # 1/ms
+    assert abs(lam[0, 0]) < 1e-12 and lam[0, 1].real == pytest.approx(big, rel=1e-10)
+    assert lam[-1, 1].real == pytest.approx(big, rel=1e-10)
