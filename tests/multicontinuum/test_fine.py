@@ -256,3 +256,35 @@ def test_fine_regression_A4(name):
 @pytest.mark.parametrize("name", ["E1.1a", "E1.1b", "E1.1c", "E2.2"])
 def test_fine_regression_A4_slow(name):
     check_a4(name)
+
+
+# --------------------------------------------------------------------------------------------- command line
+
+
+def _cli(argv):
+    import argparse
+
+    from homfx.multicontinuum.fine import add_parsers
+
+    parser = argparse.ArgumentParser()
+    add_parsers(parser.add_subparsers(dest="cmd", required=True))
+    a = parser.parse_args(["fine", *argv])
+    return a.func(a)
+
+
+@pytest.mark.mpi
+def test_fine_cli(outdir):
+    import json
+    import os
+
+    path = os.path.join(outdir, "fine.json")
+    assert _cli(["--experiment", "E1.2", "--nf", "20", "--tau", "0.1", "--H", "2", "-o", path]) == 0
+    MPI.COMM_WORLD.barrier()
+    data = json.load(open(path))
+    ref = solve_fine(preset("E1.2", nf=20, tau=0.1), block_grids=(2,), show_progress=False)
+    np.testing.assert_allclose(data["max_u"], ref.max_u, rtol=1e-12)
+    np.testing.assert_allclose(data["block_means"]["1/2"], ref.block_means[2], rtol=1e-12)
+    for argv, param in ((["--tau", "0.03"], "tau"), (["--alpha", "2.5"], "alpha"), (["--contrast", "-1"], "contrast"),
+                        (["--H", "3"], "H"), (["--experiment", "E9"], "experiment")):
+        with pytest.raises(ValueError, match=param):
+            _cli(["--nf", "20", *argv])
