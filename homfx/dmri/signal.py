@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from homfx.dmri.sequences import PGSE, Sequence, make_sequence, unit_direction
+from homfx.dmri.sequences import Sequence, make_sequence, unit_direction
 from homfx.dmri.units import ms_to_s, paper_scaling
 
 MODELS = ("R0", "R1", "R2", "R2full")
@@ -64,7 +64,7 @@ class DirectionalCoefficients:
     psi_jump: float     # <[ψ]>_Γ
 
     def scaled(self, rho: float) -> "DirectionalCoefficients":
-        """The coefficients of the cell ρY (spec §1.6): θ/ρ, 𝔻, η unchanged, S, B ρ², I, Z, <[ω]>, <[ψ]> ρ."""
+        """Coefficients of the cell ρY (spec §1.6): θ/ρ; 𝔻, η unchanged; S, B ρ²; I, Z, <[ω]>, <[ψ]> ρ."""
         r = float(rho)
         return DirectionalCoefficients(self.eta_e, self.eta_c, self.theta_e / r, self.theta_c / r,
                                        self.D_e, self.D_c, r**2 * self.S_e, r**2 * self.S_c,
@@ -515,4 +515,4 @@ def spec_reference_tensors(R: float, D_e: float = 3e-3) -> dict:
 
 __all__ = ["MODELS", "UnstableModelWarning", "DirectionalCoefficients", "coefficients_from_tensors",
            "ModelSystem", "StabilityReport", "stability", "SignalResult", "signal_curve", "compute_signal",
-           "single_compartment_signal", "eigenvalue_curves", "expm2", "spec_reference_tensors", "PGSE"]
+           "single_compartment_signal", "eigenvalue_curves", "expm2", "spec_reference_tensors"]

@@ -71,7 +71,8 @@ def test_kappa0_R0_decouples_into_single_compartments():
 @pytest.mark.parametrize("seq", [PGSE(5e-3, 25e-3), CosOGSE(10e-3, 30e-3, 2), DoublePGSE(5e-3, 8e-3, 1e-3)],
                          ids=["pgse", "ogse", "dpgse"])
 def test_kappa0_R2_closed_form(seq):
-    """σ0 = 0: A is diagonal, m^α = η^α exp(−q²𝔻∫F² − ε²q⁴B∫F⁴ + ε²q²S F²/2 |_0^t) (§4.2 sanity check)."""
+    """σ0 = 0: A is diagonal, m^α = η^α exp(−q²𝔻∫F² − ε²q⁴B∫F⁴ + ε²q²S F²/2 |_0^t)
+    (§4.2 sanity check)."""
     c = coefficients_from_tensors(T04, (0, 1))
     eps = 2e-2
     q = float(seq.q_from_b(2000.0))
@@ -176,7 +177,8 @@ def test_spec_E6_log10_signals():
 
 def test_spec_E4_convergence_setting():
     """§9 table (Δ = 15 ms, b = 850, σ0 = 2e-2 m/s, R = 0.2; prototype tensors at h = 0.04, ~1% off the
-    h = 0.005 table used here). R0 is independent of ε; R2 − R0 ≈ c ε² (ratio 93.5 between ε = 1e-2 and 1e-3)."""
+    h = 0.005 table used here). R0 is independent of ε; R2 − R0 ≈ c ε² (ratio 93.5 between ε = 1e-2 and
+    1e-3)."""
     S = {}
     for eps in (1e-3, 1e-2):
         for model in ("R0", "R2"):
