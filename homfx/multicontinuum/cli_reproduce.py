@@ -19,6 +19,10 @@ def add_parsers(sub):
     p.add_argument("--mass", choices=["consistent", "lumped"], default="consistent")
     p.add_argument("--history", choices=["exact", "soe"], default="exact", help="Caputo history sum")
     p.add_argument("--contrast", type=float, default=None, help="kappa(Omega_2)/kappa(Omega_1) (paper 1e4)")
+    p.add_argument("--nf", type=int, default=None, help="fine squares per side (paper 400; smaller = quick run, "
+                                                        "no paper comparison)")
+    p.add_argument("--tau", type=float, default=None, help="time step (paper 0.02)")
+    p.add_argument("--T", type=float, default=None, help="final time (paper 1)")
     p.add_argument("-o", "--output", default=None, help="JSON file (default out/mc/table<N>.json)")
     p.add_argument("--figure", default=None, help="figure file (default: the JSON path with .png)")
     p.set_defaults(func=run)
@@ -42,6 +46,12 @@ def run(args: argparse.Namespace) -> int:
         if not args.contrast > 0:
             raise ValueError(f"--contrast: must be positive, got {args.contrast}")
         fine["contrast"] = args.contrast
+    for name in ("nf", "tau", "T"):
+        v = getattr(args, name)
+        if v is not None:
+            if not v > 0:
+                raise ValueError(f"--{name}: must be positive, got {v}")
+            fine[name] = v
     setup = ReproductionSetup(CellOptions(layers=args.layers, cell_bc=args.cell_bc,
                                           boundary_blocks=args.boundary_blocks),
                               mass=args.mass, history=args.history, fine=fine)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from homfx._stack import MPI
-from homfx.multicontinuum.cell import CellOptions, compute_coefficients
+from homfx.multicontinuum.cell import CellOptions, CoarseGrid, compute_coefficients
 from homfx.multicontinuum.coarse import assemble_coarse, relative_errors, solve_coarse
 from homfx.multicontinuum.fine import gaussian, preset, solve_fine
 
@@ -159,6 +159,8 @@ def reproduce(table: int, Ms=(20, 40), setup: ReproductionSetup | None = None, c
     name = TABLE_EXPERIMENT[table]
     problem = preset(name, history=setup.history, **setup.fine)
     Ms = tuple(int(M) for M in Ms)
+    for M in Ms:
+        CoarseGrid(M, problem.medium.nf)  # H must divide the domain: fail before the fine solve
     t0 = time.perf_counter()
     fine = solve_fine(problem, comm=comm, block_grids=Ms, show_progress=True)
     t_fine = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
