@@ -177,13 +177,13 @@ def lambda_min(M: np.ndarray) -> float:
 
 
 def r_star(a2bar: np.ndarray, a0: np.ndarray, *, clamp: float = 1e-12) -> float:
-    """r* = max{0, −λ_min(A²)/λ_min(A⁰)} [Lemma 4.2]. |λ_min(A²)| < clamp·max|A²| counts as 0 (1-D, §4.10)."""
-    A2 = matrix_of(a2bar)
+    """r* = max{0, −λ_min(A²)/λ_min(A⁰)} [Lemma 4.2]. |λ_min(A²)| < clamp·max(|A²|, |A⁰|) counts as 0 (1-D, §4.10)."""
+    A2, A0 = matrix_of(a2bar), A0_matrix(a0)
     lam2 = lambda_min(A2)
-    scale = max(float(np.abs(A2).max()), 1e-300)
+    scale = max(float(np.abs(A2).max()), float(np.abs(A0).max()), 1e-300)
     if abs(lam2) < clamp * scale or lam2 >= 0:
         return 0.0
-    lam0 = lambda_min(A0_matrix(a0))
+    lam0 = lambda_min(A0)
     if lam0 <= 0:
         raise ValueError(f"a0 must be positive definite (λ_min(A⁰) = {lam0:.3e})")
     return -lam2 / lam0
