@@ -438,33 +438,44 @@ def signal_curve(coefficients_or_tensors, b_values, direction=(0.0, 1.0), model:
     return SignalResult(model, b, qs, sig, lmin, lmax, stab, float(epsilon), float(sigma0), n, sequence)
 
 
-def compute_signal(tensors, b_values, direction=(0.0, 1.0), model: str = "R2", *, cell_size: float,
-                   kappa: float, delta: float, Delta: float, sequence: str = "pgse", mixing: float = 0.0,
-                   periods: float = 1, rtol: float = 1e-12, check_stability: bool = True) -> SignalResult:
-    """S(b) of model R0/R1/R2/R2full in the paper's units, from a tensors dict of ``homfx dmri tensors``.
-
-    b in s/mm², direction any non-zero vector (normalized), cell_size in µm (physical side of Y),
-    kappa in m/s, delta/Delta/mixing in ms, sequence "pgse" | "dpgse" | "ogse" (periods = OGSE N).
-    ε = cell size / 1 mm and σ0 = κ/ε (spec §1.6). Returns a ``SignalResult`` (``.signal`` complex;
-    the PGSE signal of R0/R2 is real)."""
-    scal = paper_scaling(cell_size, kappa)
+def sequence_in_seconds(sequence="pgse", delta: float | None = None, Delta: float | None = None,
+                        mixing: float = 0.0, periods: float = 1) -> Sequence:
+    """The sequence in seconds from paper units: ``sequence`` "pgse" | "dpgse" | "ogse" with delta, Delta,
+    mixing in ms (periods = OGSE N), or a ``Sequence`` object already in seconds (returned as is)."""
+    if isinstance(sequence, Sequence):
+        return sequence
     for name, val in (("delta", delta), ("Delta", Delta)):
-        if not (np.isfinite(val) and val > 0):
+        if val is None or not (np.isfinite(val) and val > 0):
             raise ValueError(f"--{name} must be a positive duration (ms), got {val}")
     if Delta < delta:
         raise ValueError(f"--Delta must be >= --delta (ms), got Delta={Delta}, delta={delta}")
-    seq = make_sequence(sequence, ms_to_s(delta), ms_to_s(Delta), ms_to_s(mixing), periods)
+    return make_sequence(sequence, ms_to_s(delta), ms_to_s(Delta), ms_to_s(mixing), periods)
+
+
+def compute_signal(tensors, b_values, direction=(0.0, 1.0), model: str = "R2", *, cell_size: float,
+                   kappa: float, delta: float | None = None, Delta: float | None = None, sequence="pgse",
+                   mixing: float = 0.0, periods: float = 1, rtol: float = 1e-12,
+                   check_stability: bool = True) -> SignalResult:
+    """S(b) of model R0/R1/R2/R2full in the paper's units, from a tensors dict of ``homfx dmri tensors``.
+
+    b in s/mm², direction any non-zero vector (normalized), cell_size in µm (physical side of Y),
+    kappa in m/s, delta/Delta/mixing in ms, sequence "pgse" | "dpgse" | "ogse" (periods = OGSE N) or a
+    ``Sequence`` in seconds (e.g. ``PiecewiseWaveform``). ε = cell size / 1 mm and σ0 = κ/ε (spec §1.6).
+    Returns a ``SignalResult`` (``.signal`` complex; the PGSE signal of R0/R2 is real)."""
+    scal = paper_scaling(cell_size, kappa)
+    seq = sequence_in_seconds(sequence, delta, Delta, mixing, periods)
     return signal_curve(tensors, b_values, direction, model, epsilon=scal.epsilon, sigma0=scal.sigma0,
                         sequence=seq, rtol=rtol, check_stability=check_stability)
 
 
 def eigenvalue_curves(tensors, b: float, direction=(0.0, 1.0), model: str = "R2", *, cell_size: float,
-                      kappa: float, delta: float, Delta: float, sequence: str = "pgse", mixing: float = 0.0,
-                      periods: float = 1, per_segment: int = 201) -> tuple[np.ndarray, np.ndarray]:
+                      kappa: float, delta: float | None = None, Delta: float | None = None, sequence="pgse",
+                      mixing: float = 0.0, periods: float = 1,
+                      per_segment: int = 201) -> tuple[np.ndarray, np.ndarray]:
     """The two eigenvalues of A(q, t) over the sequence (Remark 4.4, the paper's Fig. 9), paper units in
     (as ``compute_signal``). Returns t [ms] and λ [1/ms], shape (nt, 2), sorted by real part."""
     scal = paper_scaling(cell_size, kappa)
-    seq = make_sequence(sequence, ms_to_s(delta), ms_to_s(Delta), ms_to_s(mixing), periods)
+    seq = sequence_in_seconds(sequence, delta, Delta, mixing, periods)
     n = unit_direction(direction)
     q = float(seq.q_from_b(float(b)))
     system = ModelSystem(model, _as_coefficients(tensors, n), q, scal.epsilon, scal.sigma0)
