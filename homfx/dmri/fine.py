@@ -259,6 +259,21 @@ class ReferenceProblem:
         self._reduced_layout()
         self.setup_seconds = time.perf_counter() - t0
 
+    def rescaled(self, *, eps: float | None = None, kappa: float | None = None) -> "ReferenceProblem":
+        """The same discrete problem (mesh, matrices) for another period eps and/or permeability kappa."""
+        import copy
+
+        out = copy.copy(self)
+        if eps is not None:
+            if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
+                raise ValueError(f"eps must be a positive number, got {eps!r}")
+            out.eps = float(eps)
+        if kappa is not None:
+            if not (isinstance(kappa, (int, float)) and math.isfinite(kappa) and kappa >= 0):
+                raise ValueError(f"kappa (membrane permeability) must be >= 0, got {kappa!r}")
+            out.kappa = float(kappa)
+        return out
+
     # -- assembly helpers -------------------------------------------------------------------------------
 
     def _assemble(self, bforms):
@@ -368,18 +383,8 @@ class ReferenceProblem:
         ``initial``: {compartment: constant} initial magnetization (default 1 everywhere, M_init = 1).
         """
         t_start = time.perf_counter()
-        n = _unit_direction(direction, self.dim)
-        if not (math.isfinite(q) and q >= 0):
-            raise ValueError(f"q must be >= 0, got {q}")
-        if stages not in RADAU_IIA:
-            raise ValueError(f"stages must be 1, 2 or 3 (Radau IIA), got {stages}")
-        phase = self.phase_per_element(q, sequence)
-        if phase > max_phase_per_element:
-            raise ValueError(
-                f"eps = {self.eps:g}: the cell is not resolved by the mesh at this gradient strength: the "
-                f"phase q*max|F|*eps*h = {phase:.3g} rad per element exceeds {max_phase_per_element:g} "
-                f"(mesh size h = {self.h:.3g} of the unit cell); use a finer mesh or a smaller cell")
-        grid = TimeGrid.build(sequence, dt, dt_gap)
+        n, grid = self.validate_run(q=q, direction=direction, sequence=sequence, dt=dt, dt_gap=dt_gap,
+                                    stages=stages, max_phase_per_element=max_phase_per_element)
         b = q * q * sequence.integral_F2()
         key = self._run_key(q, n, sequence, grid, stages, initial)
         if checkpoint is None and checkpoint_dir is not None:
@@ -441,6 +446,21 @@ class ReferenceProblem:
                            times=times, norms=norms))
         return SignalResult(s, comp, q, tuple(float(v) for v in n), b, len(grid), stepper.factorizations,
                             time.perf_counter() - t_start, start, np.asarray(times), np.asarray(norms))
+
+    def validate_run(self, *, q, direction, sequence, dt, dt_gap=None, stages=3,
+                     max_phase_per_element: float = 1.0):
+        """Check a run's input (ValueError naming the parameter); returns (unit direction, time grid)."""
+        n = _unit_direction(direction, self.dim)
+        q_ok(q)
+        if stages not in RADAU_IIA:
+            raise ValueError(f"--stages must be 1, 2 or 3 (Radau IIA), got {stages}")
+        phase = self.phase_per_element(q, sequence)
+        if phase > max_phase_per_element:
+            raise ValueError(
+                f"eps = {self.eps:g}: the cell is not resolved by the mesh at this gradient strength: the "
+                f"phase q*max|F|*eps*h = {phase:.3g} rad per element exceeds {max_phase_per_element:g} "
+                f"(mesh size h = {self.h:.3g} of the unit cell); use a finer mesh or a smaller cell")
+        return n, TimeGrid.build(sequence, dt, dt_gap)
 
     def _run_key(self, q, n, sequence, grid, stages, initial) -> str:
         data = dict(De=self.De, Dc=self.Dc, kappa=self.kappa, eps=self.eps, q=q, n=[float(v) for v in n],
@@ -664,7 +684,18 @@ class _Checkpoint:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# ensembles: b-values / directions split over MPI sub-communicators
+# ensembles: b-values / directions / scalings split over MPI sub-communicators
+
+
+@dataclass(frozen=True)
+class RefItem:
+    """One reference run of an ensemble: gradient q along ``direction``; optionally its own period eps
+    and permeability kappa (the ensemble's defaults otherwise; the mesh is shared)."""
+
+    q: float
+    direction: tuple = (0.0, 1.0)
+    eps: float | None = None
+    kappa: float | None = None
 
 
 @dataclass
@@ -683,35 +714,43 @@ def split_comm(comm, n_items: int):
     return comm.Split(color, comm.rank), color, groups
 
 
-def run_ensemble(make_cell: Callable, params: dict, items: list, sequence: Sequence, *, dt: float, dt_gap: float | None = None, stages: int = 3,
-                 comm=None, checkpoint_dir: str | Path | None = None, checkpoint_every: float = 60.0,
+def run_ensemble(make_cell: Callable, params: dict, items: list, sequence: Sequence, *, dt: float,
+                 dt_gap: float | None = None, stages: int = 3, comm=None,
+                 checkpoint_dir: str | Path | None = None, checkpoint_every: float = 60.0,
                  show_progress: bool = True) -> EnsembleResult:
-    """Signals for a list of (q, direction) items. The ranks of ``comm`` are split into
-    min(size, len(items)) groups; each group meshes the cell on its sub-communicator
-    (``make_cell(subcomm)``) and solves items group, group + groups, ... The results are gathered on
-    every rank. ``params``: De, Dc, kappa, eps for :class:`ReferenceProblem`."""
+    """Signals for a list of items (:class:`RefItem` or (q, direction) pairs). The ranks of ``comm`` are
+    split into min(size, len(items)) groups; each group meshes the cell on its sub-communicator
+    (``make_cell(subcomm)``, deterministic, so every group has the same mesh) and solves items
+    group, group + groups, ...; the results are gathered on every rank. ``params``: De, Dc, kappa, eps
+    of :class:`ReferenceProblem` (defaults of the items)."""
     comm = MPI.COMM_WORLD if comm is None else comm
     t0 = time.perf_counter()
-    items = list(items)
-    for q, n in items:  # validate on every rank before any collective work
-        _ = q_ok(q)
+    items = [it if isinstance(it, RefItem) else RefItem(float(it[0]), tuple(it[1])) for it in items]
+    if not items:
+        raise ValueError("run_ensemble: no items")
+    for it in items:  # validate on every rank before any collective work
+        q_ok(it.q)
     sub, color, groups = split_comm(comm, len(items))
-    prob = ReferenceProblem(make_cell(sub), **params)
+    base = ReferenceProblem(make_cell(sub), **params)
+    for it in items:  # every group checks every item (same mesh): all raise together, none hangs
+        base.rescaled(eps=it.eps, kappa=it.kappa).validate_run(
+            q=it.q, direction=it.direction, sequence=sequence, dt=dt, dt_gap=dt_gap, stages=stages)
     mine = {}
     for i in range(color, len(items), groups):
-        q, n = items[i]
-        res = prob.signal(q=q, direction=n, sequence=sequence, dt=dt, dt_gap=dt_gap, stages=stages,
-                          checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
+        it = items[i]
+        prob = base.rescaled(eps=it.eps, kappa=it.kappa)
+        res = prob.signal(q=it.q, direction=it.direction, sequence=sequence, dt=dt, dt_gap=dt_gap,
+                          stages=stages, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
                           show_progress=show_progress and color == 0)
         res.times = res.norms = np.zeros(0)
         mine[i] = res
-    dofs, setup = prob.num_dofs, prob.setup_seconds
     gathered = comm.allgather(mine if sub.rank == 0 else {})
     sub.Free()
     allres = {}
     for d in gathered:
         allres.update(d)
-    return EnsembleResult([allres[i] for i in range(len(items))], dofs, groups, time.perf_counter() - t0, setup)
+    return EnsembleResult([allres[i] for i in range(len(items))], base.num_dofs, groups,
+                          time.perf_counter() - t0, base.setup_seconds)
 
 
 def q_ok(q) -> float:
