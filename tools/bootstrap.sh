@@ -41,8 +41,13 @@ if [ ! -x "$venv/bin/python" ]; then
   echo "homfx set-up: creating $venv with $py ($("$py" --version 2>&1))"
   "$py" -m venv "$venv"
 fi
-echo "homfx set-up: installing pinned dependencies into $venv"
-"$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -c "$here/tools/constraints.txt" -e "$here[dev]"
+log="$venv/homfx-install.log"
+echo "homfx set-up: installing pinned dependencies into $venv (log: $log)"
+if ! { "$venv/bin/python" -m pip install --upgrade pip &&
+       "$venv/bin/python" -m pip install -c "$here/tools/constraints.txt" -e "$here[dev]"; } > "$log" 2>&1; then
+  tail -n 40 "$log" >&2
+  echo "homfx set-up: pip install failed (full log: $log)" >&2
+  exit 1
+fi
 echo "$want" > "$stamp"
 echo "homfx set-up: done"

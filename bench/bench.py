@@ -1,0 +1,83 @@
+"""Benchmark driver: runs each case in a fresh process (serial or under mpirun), collects its JSON rows,
+prints one table and writes bench/results/<timestamp>.json and latest.json (atomically).
+
+A case is ``bench/cases/<name>.py``; it prints one JSON object per line on rank 0:
+``{"case": ..., "metric": ..., "value": ..., "target": "<= 1.5" | null, "note": ...}``.
+Each case is run as ``python bench/cases/<name>.py`` with the launcher given in CASES."""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = str(ROOT / ".venv" / "bin" / "python")
+MPIRUN = str(ROOT / ".venv" / "bin" / "mpirun")
+
+# name -> list of launch prefixes (each one a separate run of the case script)
+CASES = {
+    "engine": [[PY]],
+    "mpi_consistency": [[PY], [MPIRUN, "-n", "2", PY], [MPIRUN, "-n", "3", PY]],
+}
+EXTRA = sorted(p.stem for p in (ROOT / "bench" / "cases").glob("*.py") if p.stem not in CASES)
+
+
+def run_case(name: str) -> list[dict]:
+    rows = []
+    launches = CASES.get(name, [[PY]])
+    for prefix in launches:
+        t0 = time.perf_counter()
+        r = subprocess.run(prefix + [str(ROOT / "bench" / "cases" / f"{name}.py")], capture_output=True,
+                           text=True, cwd=ROOT)
+        wall = time.perf_counter() - t0
+        if r.returncode != 0:
+            rows.append({"case": name, "metric": "FAILED", "value": None, "note": r.stderr[-400:]})
+            continue
+        for line in r.stdout.splitlines():
+            if line.startswith("{"):
+                row = json.loads(line)
+                row.setdefault("wall_s", round(wall, 2))
+                rows.append(row)
+    return rows
+
+
+def main(argv):
+    names = argv or list(CASES) + EXTRA
+    all_rows = []
+    for n in names:
+        print(f"running {n} ...", file=sys.stderr, flush=True)
+        all_rows += run_case(n)
+    # consistency across process counts: compare the A* printed by each launch of mpi_consistency
+    cons = [r for r in all_rows if r.get("metric") == "A_eff"]
+    if cons:
+        import numpy as np
+
+        ref = np.array(cons[0]["value"])
+        worst = max(float(np.max(np.abs(np.array(r["value"]) - ref)) / np.abs(ref).max()) for r in cons)
+        all_rows = [r for r in all_rows if r.get("metric") != "A_eff"]
+        all_rows.append({"case": "mpi_consistency", "metric": "max rel. diff of A* over np = "
+                         + ",".join(str(r["np"]) for r in cons), "value": worst, "target": "<= 1e-10"})
+    w = max(len(f"{r['case']}: {r['metric']}") for r in all_rows)
+    print(f"\n{'benchmark':<{w}}  {'value':>12}  target")
+    for r in all_rows:
+        v = r["value"]
+        vs = f"{v:12.4g}" if isinstance(v, (int, float)) else f"{str(v):>12}"
+        print(f"{r['case'] + ': ' + r['metric']:<{w}}  {vs}  {r.get('target') or ''}  {r.get('note', '')}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"(largest child peak RSS: {peak:.0f} MiB)")
+    sys.path.insert(0, str(ROOT))
+    from homfx.io import atomic_write_bytes
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    data = (json.dumps({"time": stamp, "rows": all_rows}, indent=1) + "\n").encode()
+    atomic_write_bytes(ROOT / "bench" / "results" / f"{stamp}.json", data)
+    atomic_write_bytes(ROOT / "bench" / "results" / "latest.json", data)
+    return 1 if any(r["metric"] == "FAILED" for r in all_rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
