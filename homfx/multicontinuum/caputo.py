@@ -161,7 +161,7 @@ def soe_power(beta: float, smax: float, tol: float = 1e-10, nodes: int = 0):
 
     From s^{−β} = (1/Γ(β)) ∫_0^∞ x^{β−1} e^{−sx} dx: Gauss–Jacobi on [0, 1/smax], Gauss–Legendre on the
     dyadic intervals [2^i/smax, 2^{i+1}/smax] up to x ≈ ln(1/tol) + 5; nodes whose term is below the
-    tolerance on the whole interval are dropped. The node count per interval is doubled until the
+    tolerance on the whole interval are dropped. The node count per interval is increased until the
     relative error, checked on a dense grid of [1, smax], is ≤ tol. Returns (λ, ω).
     """
     if not (0.0 < beta < 1.0):
@@ -172,7 +172,7 @@ def soe_power(beta: float, smax: float, tol: float = 1e-10, nodes: int = 0):
     s = np.unique(np.concatenate([np.geomspace(1.0, smax, 3000), np.linspace(1.0, smax, 1000)]))
     exact = s ** (-beta)
     x0, X = 1.0 / smax, math.log(1.0 / tol) + 5.0
-    q = nodes or 8
+    q = nodes or 4
     while True:
         t, wj = roots_jacobi(q, 0.0, beta - 1.0)  # weight (1+t)^{β−1} on [−1, 1]
         lam = [x0 * (1.0 + t) / 2.0]
@@ -190,9 +190,9 @@ def soe_power(beta: float, smax: float, tol: float = 1e-10, nodes: int = 0):
         err = np.max(np.abs(np.exp(-np.outer(s, lam)) @ om - exact) / exact)
         if err <= 0.5 * tol or nodes:
             return lam, om
-        if q >= 128:
+        if q >= 64:
             raise RuntimeError(f"soe_power: tolerance {tol} not reached for beta={beta} (error {err:.2e})")
-        q *= 2
+        q += 1  # the error drops by ~30x per node and interval
 
 
 @dataclass(frozen=True)
