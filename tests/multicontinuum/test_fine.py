@@ -12,8 +12,6 @@ from homfx.multicontinuum.fine import (BlockAverager, CaputoStepper, FineDiscret
                                        solve_fine)
 from homfx.multicontinuum.media import Medium, volume_fractions_on
 
-SIN = staticmethod(lambda x: np.sin(np.pi * x[0]) * np.sin(np.pi * x[1]))
-
 
 def sinsin(x):
     return np.sin(np.pi * x[0]) * np.sin(np.pi * x[1])
