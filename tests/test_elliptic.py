@@ -76,6 +76,16 @@ def test_random_layouts_bounds_spd(seed):
     assert res.compatibility_defect < 1e-12
 
 
+@pytest.mark.parametrize("seed", [3, 4])
+def test_random_layouts_rotate_exactly(seed):
+    """Property: for random layouts, the cell rotated by 90 degrees (same mesh) has R A* R^T to 1e-10."""
+    R = np.array([[0.0, -1.0], [1.0, 0.0]])
+    incs = _random_layout(np.random.default_rng(seed), 2)
+    A = effective_tensor(inclusion_cell(incs, 0.04), {"e": 1.0, "c": 6.0}).A_eff
+    A_rot = effective_tensor(rotate_cell_90(inclusion_cell(incs, 0.04)), {"e": 1.0, "c": 6.0}).A_eff
+    assert np.max(np.abs(A_rot - R @ A @ R.T)) < 1e-10 * np.abs(A).max()
+
+
 @pytest.mark.parametrize("contrast", [0.0, 0.1, 10.0])
 def test_centred_disk_isotropic(contrast):
     """Centred disk (P2, curved geometry, h = 1/80): A* = a I to 1e-8 relative. Perforated value (contrast
