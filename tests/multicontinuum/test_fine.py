@@ -20,6 +20,7 @@ def sinsin(x):
 # --------------------------------------------------------------------------------------------- media
 
 
+@pytest.mark.mpi
 @pytest.mark.parametrize("kind, fractions", [("crossed", (0.64, 0.36)), ("layered", (0.8, 0.2))])
 def test_media_geometry(kind, fractions):
     """Spec §5.2: volume fractions; channels at (i mod 10) ∈ {4, 5}; κ = 1e-4 / 1; DG0 fields on a mesh."""
@@ -69,6 +70,7 @@ def test_bad_fine_input():
 # --------------------------------------------------------------------------------------------- block means
 
 
+@pytest.mark.mpi
 def test_block_means_exact_for_linear_functions():
     """§4.4 means are exact for P1: the mean of x₁ (x₂) over K∩Ω_i is the centroid of K∩Ω_i (from squares)."""
     m = Medium("crossed", nf=40)
@@ -137,6 +139,7 @@ def discrete_mms_errors(alphas, nts, g=3, nf=20, history="exact", bc="dirichlet"
     return np.array(errs)
 
 
+@pytest.mark.mpi
 @pytest.mark.parametrize("alphas, g, nts, rate, tol", [
     ((1.5, 1.5), 3, (20, 40, 80), 1.5, 0.1),
     ((1.9, 1.9), 3, (20, 40, 80), 1.1, 0.1),
@@ -166,6 +169,7 @@ def l2_h1_errors(res, exact_ufl):
         math.sqrt(integ(ufl.inner(ufl.grad(e), ufl.grad(e)) * ufl.dx(metadata={"quadrature_degree": 6})))
 
 
+@pytest.mark.mpi
 @pytest.mark.parametrize("alpha", [(1.2, 1.8), 0.5])
 def test_spatial_convergence(alpha):
     """u = (1+t) sin(πx)sin(πy), κ ≡ 1 (contrast 1): the schemes are exact in time for u linear in t
@@ -193,6 +197,7 @@ def test_spatial_convergence(alpha):
     assert l2[-1] < 4e-3  # |u(T)|_L2 = 0.75: < 0.6 % relative on the 40×40 grid
 
 
+@pytest.mark.mpi
 @pytest.mark.parametrize("name", ["E1.2", "E2.1"])
 def test_soe_history_matches_exact_fine(name):
     """The SOE history changes the fine solution only at the SOE tolerance (spec §2.5)."""
