@@ -168,12 +168,25 @@ def run_reference(args: argparse.Namespace) -> int:
     setup = PhysicalSetup.from_paper(args.cell_size, args.kappa)
     seq = make_sequence(args.sequence, ms_to_s(args.delta), ms_to_s(args.Delta), ms_to_s(args.mixing),
                         args.periods)
+    for name in ("dt", "dt_gap"):
+        v = getattr(args, name)
+        if v is not None and not (math.isfinite(v) and v > 0):
+            raise ValueError(f"--{name.replace('_', '-')} must be a positive time step [ms], got {v}")
+    pulse_ms = min(s.t1 - s.t0 for s in seq.segments() if not s.constant) * 1e3
+    if args.dt is not None and args.dt > pulse_ms * (1 + 1e-12):
+        raise ValueError(f"--dt {args.dt:g} ms is larger than a gradient pulse ({pulse_ms:g} ms): the time steps "
+                         "must resolve every pulse")
     dt, dt_gap = _time_steps(seq, args.dt, args.dt_gap)
     qs = [float(q) for q in seq.q_from_b(b)]
     make_cell = make_cell_factory(args.cell, radius=args.radius, width=args.width, h=args.h)
-    ens = fine.run_ensemble(make_cell, dict(De=args.De, Dc=args.Dc, kappa=setup.kappa, eps=setup.eps),
-                            [fine.RefItem(q, direction) for q in qs], seq, dt=dt, dt_gap=dt_gap,
-                            stages=args.stages, checkpoint_dir=args.checkpoint_dir)
+    try:
+        ens = fine.run_ensemble(make_cell, dict(De=args.De, Dc=args.Dc, kappa=setup.kappa, eps=setup.eps),
+                                [fine.RefItem(q, direction) for q in qs], seq, dt=dt, dt_gap=dt_gap,
+                                stages=args.stages, checkpoint_dir=args.checkpoint_dir)
+    except ValueError as e:
+        if "not resolved by the mesh" in str(e):
+            raise ValueError(f"--cell-size {args.cell_size:g} µm with --h {args.h:g}: {e}") from e
+        raise
     res = ens.results
     out = {
         "b": b,
