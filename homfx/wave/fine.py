@@ -154,6 +154,12 @@ class FineWaveSolver:
         self._u_fun = dolfinx.fem.Function(self.V, name="u")
         self._mult = self.pr.multiplicity()
 
+    @property
+    def u(self) -> "dolfinx.fem.Function":
+        """The FE function handed to ``observe(t, u)`` (always this object): forms built on it once can be
+        re-assembled at every sample without recompilation."""
+        return self._u_fun
+
     # -- helpers
     def _check_coefficient_periodic(self, rtol: float = 1e-8):
         """Interpolate each coefficient component into V and check that the values on glued DOFs agree."""
@@ -216,9 +222,11 @@ class FineWaveSolver:
         """λ_max(M⁻¹K) by the power method (Rayleigh quotient; converges from below)."""
         if self._lam_max is not None:
             return self._lam_max
-        x, y, tmp = self.K.createVecRight(), self.K.createVecRight(), self.K.createVecRight()
-        rng = np.random.default_rng(seed + self.comm.rank)
-        x.getArray()[:] = rng.standard_normal(x.getLocalSize())
+        # start vector: a pseudo-random function of the DOF coordinates (independent of the partition, so
+        # serial and parallel runs give the same estimate)
+        x = self.interpolate(lambda p: (np.sin(12.9898 * p[0] + 78.233 * p[1] + 37.719 * p[2] + seed)
+                                        * 43758.5453) % 1.0 - 0.5)
+        y, tmp = self.K.createVecRight(), self.K.createVecRight()
         lam_old = 0.0
         for it in range(max_it):
             self.K.mult(x, tmp)
@@ -320,7 +328,8 @@ class FineWaveSolver:
 
 
 class _Leapfrog:
-    """U^{n+1} = 2U^n − U^{n−1} − Δt² M⁻¹K U^n; U¹ = U⁰ + ΔtG¹ − ½Δt² M⁻¹K U⁰ (spec §1.4)."""
+    """U^{n+1} = 2U^n − U^{n−1} − Δt² M⁻¹K U^n; U¹ = U⁰ + ΔtG¹ − ½Δt² M⁻¹K U⁰ (spec §1.4). ``u`` is the
+    current U^n, ``u_prev`` U^{n−1}."""
 
     names = ("u", "u_prev")
 
@@ -330,11 +339,12 @@ class _Leapfrog:
         self.tmp, self.acc = s.K.createVecRight(), s.K.createVecRight()
 
     def start(self, u0, g1):
-        self.u_prev.setArray(u0.getArray())
+        """u = U⁰ and the fictitious U⁻¹ = U⁰ − ΔtG¹ − ½Δt² M⁻¹K U⁰, so that the first regular step gives
+        U¹ = U⁰ + ΔtG¹ − ½Δt² M⁻¹K U⁰ (spec §1.4)."""
+        self.u.setArray(u0.getArray())
         self.s.K.mult(u0, self.tmp)
         self.s._apply_Minv(self.tmp, self.acc)
-        self.u.setArray(u0.getArray() + self.dt * g1.getArray() - 0.5 * self.dt**2 * self.acc.getArray())
-        self._after_start = True
+        self.u_prev.setArray(u0.getArray() - self.dt * g1.getArray() - 0.5 * self.dt**2 * self.acc.getArray())
 
     def step(self):
         self.s.K.mult(self.u, self.tmp)

@@ -247,7 +247,7 @@ class FourierWaveSolver:
         return np.fft.rfftn(self.box.sample(g))
 
     def inverse(self, g_hat: np.ndarray) -> np.ndarray:
-        return np.fft.irfftn(g_hat, s=self.box.n)
+        return np.fft.irfftn(g_hat, s=self.box.n, axes=tuple(range(self.box.dim)))
 
     # time evolution
     def evolve(self, t: float, g0_hat: np.ndarray, g1_hat: np.ndarray | None = None,
