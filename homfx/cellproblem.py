@@ -97,71 +97,109 @@ def _group_measures(V, groups):
     return forms, inds
 
 
-def solve_cell_problem(problem: CellProblem, *, method: str = "lu", options: dict | None = None) -> CellSolution:
-    """Assemble, reduce with P, factor once and solve every right-hand side of ``problem``."""
-    t = {}
-    t0 = time.perf_counter()
-    V = problem.space
-    em = list(problem.entity_maps) if problem.entity_maps else None
-    a_form = dolfinx.fem.form(problem.a, entity_maps=em)
-    keys = list(problem.rhs)
-    L_forms = [dolfinx.fem.form(problem.rhs[k], entity_maps=em) for k in keys]
-    t["jit"] = time.perf_counter() - t0
+class CellOperator:
+    """The factored operator of a cell problem: assembled once, reduced with P, constrained, factored once.
 
-    t0 = time.perf_counter()
-    A = dolfinx.fem.petsc.assemble_matrix(a_form)
-    A.assemble()
-    t["assemble"] = time.perf_counter() - t0
+    ``solve(rhs)`` then solves any right-hand sides against the same factors, also ones that are only known
+    later (cascades: the second-order correctors need the first-order ones)::
 
-    t0 = time.perf_counter()
-    R: PeriodicRestriction | None = None
-    if problem.period is not None:
-        R = periodic_restriction(V, problem.period, axes=problem.periodic_axes, origin=problem.origin)
-        A_red = R.reduce(A)
-    else:
-        A_red = A
-    t["periodic"] = time.perf_counter() - t0
+        op = CellOperator(CellProblem(a, {}, period=cell.lengths))
+        omega = op.solve({i: L_omega[i] for i in range(d)})
+        chi = op.solve({(i, j): L_chi(omega[j], i) for i in range(d) for j in range(d)})
+    """
 
-    t0 = time.perf_counter()
-    if problem.mean_zero is not False and problem.mean_zero is not None:
-        forms, inds = _group_measures(V, problem.mean_zero)
-        cs, ns = [], []
-        for f, ind in zip(forms, inds):
-            c = dolfinx.fem.petsc.assemble_vector(dolfinx.fem.form(f))
-            c.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-            n = ind.x.petsc_vec.copy()
-            if R is not None:
-                c, n_red = R.restrict(c), R.restrict(n)
-                n_red.setArray((n_red.getArray(readonly=True) > 0).astype(float))
-                n = n_red
-            cs.append(c)
-            ns.append(n)
-        solver = MeanZeroSolver(A_red, cs, problem.name, method=method, indicators=ns, options=options)
-    else:
-        solver = LinearSolver(A_red, problem.name, method=method, options=options)
-    t["factor"] = time.perf_counter() - t0
+    def __init__(self, problem: CellProblem, *, method: str = "lu", options: dict | None = None):
+        t0 = time.perf_counter()
+        self.name = problem.name
+        self.V = problem.space
+        self.entity_maps = list(problem.entity_maps) if problem.entity_maps else None
+        a_form = dolfinx.fem.form(problem.a, entity_maps=self.entity_maps)
+        self.timings = {"jit": time.perf_counter() - t0}
 
-    t0 = time.perf_counter()
-    sols, compat = {}, {}
-    x = A_red.createVecRight()
-    for k, Lf in zip(keys, L_forms):
+        t0 = time.perf_counter()
+        A = dolfinx.fem.petsc.assemble_matrix(a_form)
+        A.assemble()
+        self.timings["assemble"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        self.R: PeriodicRestriction | None = None
+        if problem.period is not None:
+            self.R = periodic_restriction(self.V, problem.period, axes=problem.periodic_axes,
+                                          origin=problem.origin)
+            self.A = self.R.reduce(A)
+            A.destroy()
+        else:
+            self.A = A
+        self.timings["periodic"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        self.mean_zero = problem.mean_zero is not False and problem.mean_zero is not None
+        if self.mean_zero:
+            forms, inds = _group_measures(self.V, problem.mean_zero)
+            cs, ns = [], []
+            for f, ind in zip(forms, inds):
+                c = dolfinx.fem.petsc.assemble_vector(dolfinx.fem.form(f))
+                c.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+                n = ind.x.petsc_vec.copy()
+                if self.R is not None:
+                    c, n = self.R.restrict(c), self.R.restrict(n)
+                    n.setArray((n.getArray(readonly=True) > 0).astype(float))
+                cs.append(c)
+                ns.append(n)
+            self.solver = MeanZeroSolver(self.A, cs, self.name, method=method, indicators=ns, options=options)
+        else:
+            self.solver = LinearSolver(self.A, self.name, method=method, options=options)
+        self.timings["factor"] = time.perf_counter() - t0
+        self.timings["solve"] = 0.0
+        self.timings["rhs_jit"] = 0.0
+        self._x = self.A.createVecRight()
+
+    @property
+    def dofs(self) -> int:
+        """Number of unknowns actually solved for (periodic DOFs)."""
+        return self.A.getSize()[0]
+
+    def assemble_rhs(self, L) -> "PETSc.Vec":
+        """P^T b for a linear form (UFL or compiled), ghost contributions accumulated."""
+        t0 = time.perf_counter()
+        Lf = L if isinstance(L, dolfinx.fem.Form) else dolfinx.fem.form(L, entity_maps=self.entity_maps)
+        self.timings["rhs_jit"] += time.perf_counter() - t0
         b = dolfinx.fem.petsc.assemble_vector(Lf)
         b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-        b_red = R.restrict(b) if R is not None else b
-        if isinstance(solver, MeanZeroSolver):
-            compat[k] = solver.compatibility(b_red)
-        else:
-            compat[k] = []
-        solver.solve(b_red, x)
-        u = dolfinx.fem.Function(V, name=f"{problem.name}[{k}]")
-        if R is not None:
-            R.prolong(x, u.x.petsc_vec)
-        else:
-            x.copy(u.x.petsc_vec)
-        u.x.scatter_forward()
-        sols[k] = u
-        if b_red is not b:
-            b_red.destroy()
+        if self.R is None:
+            return b
+        b_red = self.R.restrict(b)
         b.destroy()
-    t["solve"] = time.perf_counter() - t0
-    return CellSolution(sols, compat, A_red.getSize()[0], t)
+        return b_red
+
+    def compatibility(self, b_red) -> list[float]:
+        """Defect of the kernel condition per constraint group (empty when the operator is invertible)."""
+        return self.solver.compatibility(b_red) if self.mean_zero else []
+
+    def solve_vector(self, b_red, name: str = "u") -> "dolfinx.fem.Function":
+        """Solve with an already reduced right-hand side; returns the prolonged Function."""
+        t0 = time.perf_counter()
+        self.solver.solve(b_red, self._x)
+        u = dolfinx.fem.Function(self.V, name=name)
+        if self.R is not None:
+            self.R.prolong(self._x, u.x.petsc_vec)
+        else:
+            self._x.copy(u.x.petsc_vec)
+        u.x.scatter_forward()
+        self.timings["solve"] += time.perf_counter() - t0
+        return u
+
+    def solve(self, rhs: Mapping[Hashable, ufl.Form]) -> CellSolution:
+        """Solve every right-hand side of ``rhs`` with the existing factorization."""
+        sols, compat = {}, {}
+        for k, L in rhs.items():
+            b = self.assemble_rhs(L)
+            compat[k] = self.compatibility(b)
+            sols[k] = self.solve_vector(b, name=f"{self.name}[{k}]")
+            b.destroy()
+        return CellSolution(sols, compat, self.dofs, dict(self.timings))
+
+
+def solve_cell_problem(problem: CellProblem, *, method: str = "lu", options: dict | None = None) -> CellSolution:
+    """Assemble, reduce with P, factor once and solve every right-hand side of ``problem``."""
+    return CellOperator(problem, method=method, options=options).solve(problem.rhs)
