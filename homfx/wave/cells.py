@@ -62,21 +62,23 @@ def interval_cell(n: int, *, phase_of=None, phase_names=("e", "c"), comm=None) -
     return CellMesh(msh, ct, ft, (1.0,), phases, {}, (), 1.0 / n)
 
 
-def unit_cell(d: int, n: int, *, comm=None, phase_of=None, phase_names=("e", "c")) -> CellMesh:
+def unit_cell(d: int, n: int, *, comm=None, phase_of=None, phase_names=("e", "c"), cell_type=None) -> CellMesh:
+    """Structured periodic [0, 1]^d with n cells per side (simplices; ``cell_type`` "quadrilateral" /
+    "hexahedron" for tensor-product cells)."""
     if d == 1:
         return interval_cell(n, phase_of=phase_of, phase_names=phase_names, comm=comm)
     if d not in (2, 3):
         raise ValueError(f"d must be 1, 2 or 3, got {d}")
-    return structured_cell(d, n, phase_of=phase_of, phase_names=phase_names, comm=comm)
+    return structured_cell(d, n, phase_of=phase_of, phase_names=phase_names, comm=comm, cell_type=cell_type)
 
 
 def _identity_times(s, d):
     return s * ufl.Identity(d)
 
 
-def paper_cell(d: int = 2, n: int = 32, *, comm=None) -> WaveCell:
+def paper_cell(d: int = 2, n: int = 32, *, comm=None, cell_type=None) -> WaveCell:
     """a(y) = (1 − ½cos(2πy_d)) I [P Sec. 6] (layer normal e_d)."""
-    cell = unit_cell(d, n, comm=comm)
+    cell = unit_cell(d, n, comm=comm, cell_type=cell_type)
     x = ufl.SpatialCoordinate(cell.mesh)
     a = _identity_times(1 - 0.5 * ufl.cos(2 * ufl.pi * x[d - 1]), d)
 
