@@ -269,6 +269,41 @@ def _size_options(gmsh, h, order):
     gmsh.option.setNumber("Mesh.Algorithm3D", 1)
 
 
+def _mesh_on_rank0(comm, d, build):
+    """Run ``build(gmsh)`` on rank 0 only, turn gmsh errors into one collective RuntimeError, and
+    distribute the mesh (shared-facet ghosting, needed for interface integrals)."""
+    gmsh = _gmsh()
+    err = None
+    if comm.rank == 0:
+        try:
+            build(gmsh)
+        except Exception as e:  # noqa: BLE001  -- re-raised collectively below
+            err = f"{type(e).__name__}: {e}"
+    err = comm.bcast(err, root=0)
+    if err is not None:
+        gmsh.clear()
+        raise RuntimeError(f"gmsh failed to mesh the cell: {err}")
+    out = _to_dolfinx(gmsh, comm, d)
+    gmsh.clear()
+    return out
+
+
+def _outer_facet_tags(msh, lengths):
+    """MeshTags of the boundary facets on the outer faces x_k = 0, L_k (tag 1 + 2k + side)."""
+    tdim = msh.topology.dim
+    msh.topology.create_connectivity(tdim - 1, tdim)
+    fac, vals = [], []
+    for k in range(len(lengths)):
+        for side in (0, 1):
+            f = dolfinx.mesh.locate_entities_boundary(
+                msh, tdim - 1, lambda x, k=k, side=side: np.isclose(x[k], side * lengths[k]))
+            fac.append(f)
+            vals.append(np.full(len(f), outer_face_tag(k, side), dtype=np.int32))
+    fac, vals = np.concatenate(fac), np.concatenate(vals)
+    fac, first = np.unique(fac, return_index=True)  # facets on two faces (none for simplices) keep one tag
+    return dolfinx.mesh.meshtags(msh, tdim - 1, fac.astype(np.int32), vals[first])
+
+
 def _to_dolfinx(gmsh, comm, d):
     from dolfinx.io import gmsh as dgmsh
 
@@ -299,19 +334,8 @@ def inclusion_cell(inclusions: Sequence[Inclusion], h: float, *, lengths: Sequen
         raise ValueError("3D inclusions must be spheres")
     validate_inclusions(inclusions, lengths, h)
 
-    gmsh = _gmsh()
-    err = None
-    if comm.rank == 0:
-        try:
-            _build_inclusion_model(gmsh, inclusions, lengths, h, order, size_field)
-        except Exception as e:  # noqa: BLE001  -- re-raised collectively below
-            err = f"{type(e).__name__}: {e}"
-    err = comm.bcast(err, root=0)
-    if err is not None:
-        gmsh.clear()
-        raise RuntimeError(f"gmsh failed to mesh the cell: {err}")
-    msh, ct, ft = _to_dolfinx(gmsh, comm, d)
-    gmsh.clear()
+    msh, ct, ft = _mesh_on_rank0(comm, d, lambda g: _build_inclusion_model(g, inclusions, lengths, h, order,
+                                                                           size_field))
     phases: dict[str, list[int]] = {matrix_phase: [MATRIX_TAG]}
     for i, inc in enumerate(inclusions):
         phases.setdefault(inc.phase, []).append(INCLUSION_TAG0 + i)
@@ -391,19 +415,7 @@ def periodic_box(d: int, h: float, *, lengths: Sequence[float] | None = None, or
     _check_positive("h", h)
     if h > min(lengths) / 2:
         raise ValueError(f"mesh size h={h} is too coarse for a cell of size {min(lengths)}")
-    gmsh = _gmsh()
-    err = None
-    if comm.rank == 0:
-        try:
-            _build_inclusion_model(gmsh, (), lengths, h, order, None)
-        except Exception as e:  # noqa: BLE001  -- re-raised collectively below
-            err = f"{type(e).__name__}: {e}"
-    err = comm.bcast(err, root=0)
-    if err is not None:
-        gmsh.clear()
-        raise RuntimeError(f"gmsh failed to mesh the box: {err}")
-    msh, ct, ft = _to_dolfinx(gmsh, comm, d)
-    gmsh.clear()
+    msh, ct, ft = _mesh_on_rank0(comm, d, lambda g: _build_inclusion_model(g, (), lengths, h, order, None))
     return CellMesh(msh, ct, ft, lengths, {"e": (MATRIX_TAG,)}, {}, (), h)
 
 
@@ -439,20 +451,7 @@ def structured_cell(d: int, n: int, *, phase_of: Callable[[np.ndarray], np.ndarr
     if idx.min(initial=0) < 0 or idx.max(initial=0) >= len(phase_names):
         raise ValueError(f"phase_of returned indices outside 0..{len(phase_names) - 1}")
     ct = dolfinx.mesh.meshtags(msh, tdim, cells, idx + MATRIX_TAG)
-    # outer faces
-    msh.topology.create_connectivity(tdim - 1, tdim)
-    fac, vals = [], []
-    for k in range(d):
-        for side in (0, 1):
-            f = dolfinx.mesh.locate_entities_boundary(
-                msh, tdim - 1, lambda x, k=k, side=side: np.isclose(x[k], side * lengths[k]))
-            fac.append(f)
-            vals.append(np.full(len(f), outer_face_tag(k, side), dtype=np.int32))
-    fac, vals = np.concatenate(fac), np.concatenate(vals)
-    order = np.argsort(fac, kind="stable")
-    fac, vals = fac[order], vals[order]
-    keep = np.concatenate([[True], fac[1:] != fac[:-1]]) if len(fac) else np.zeros(0, bool)
-    ft = dolfinx.mesh.meshtags(msh, tdim - 1, fac[keep], vals[keep])
+    ft = _outer_facet_tags(msh, lengths)
     phases = {name: (MATRIX_TAG + i,) for i, name in enumerate(phase_names)}
     return CellMesh(msh, ct, ft, lengths, phases, {}, (), 1.0 / n)
 
@@ -498,17 +497,7 @@ def sub_cell(cell: CellMesh, phases: Sequence[str]):
     sub_cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
     parent = emap.sub_topology_to_topology(sub_cells, inverse=False)
     ct = dolfinx.mesh.meshtags(sub, tdim, sub_cells, cell.cell_tag_array()[parent])
-    sub.topology.create_connectivity(tdim - 1, tdim)
-    fac, vals = [], []
-    for k in range(cell.dim):
-        for side in (0, 1):
-            f = dolfinx.mesh.locate_entities_boundary(
-                sub, tdim - 1, lambda x, k=k, side=side: np.isclose(x[k], side * cell.lengths[k]))
-            fac.append(f)
-            vals.append(np.full(len(f), outer_face_tag(k, side), dtype=np.int32))
-    fac, vals = np.concatenate(fac), np.concatenate(vals)
-    fac, first = np.unique(fac, return_index=True)
-    ft = dolfinx.mesh.meshtags(sub, tdim - 1, fac.astype(np.int32), vals[first])
+    ft = _outer_facet_tags(sub, cell.lengths)
     ph = {p: cell.phase_tags(p) for p in phases}
     keep = {i: t for i, t in cell.interfaces.items()}
     return CellMesh(sub, ct, ft, cell.lengths, ph, keep, cell.inclusions, cell.h), emap
