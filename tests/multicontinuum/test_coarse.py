@@ -183,3 +183,20 @@ def test_downscaling(coef):
     uc = downscale(coef, model, np.tile(c, model.ndofs // 2), fine)
     means = _fine_dg0_group_means(fine, uc, medium, 4)
     assert np.abs(means - c).max() <= 1e-10
+
+
+def test_load_operator_and_time_dependent_source(coef):
+    """F = L f_j equals the assembled DG0 load; a source f(x) g(t) with g ≡ 1 equals the constant source, and a
+    source switched on at t = 0 with g(t) = t is linear in g (superposition check: g = 2t gives twice U)."""
+    gauss = lambda x: np.exp(-40 * ((x[0] - 0.5) ** 2 + (x[1] - 0.5) ** 2))  # noqa: E731
+    fj = coef.source(gauss)
+    model = assemble_coarse(coef, 1.5, fj, bc="dirichlet")
+    # Σ_j ∫ f_j V_j with f_j blockwise constant: the load of block b, continuum j, sums to f_j |b|
+    assert np.isclose(model.F.sum(), fj.sum() * model.grid.H ** 2, rtol=1e-12)
+    const = solve_coarse(model, tau=0.05, T=0.5, output_steps=[10])
+    same = solve_coarse(model, tau=0.05, T=0.5, output_steps=[10], source=lambda t: fj)
+    assert np.abs(const.U[10] - same.U[10]).max() <= 1e-14 * np.abs(const.U[10]).max()
+    one = solve_coarse(model, tau=0.05, T=0.5, output_steps=[10], source=lambda t: t * fj)
+    two = solve_coarse(model, tau=0.05, T=0.5, output_steps=[10], source=lambda t: 2 * t * fj)
+    assert np.abs(two.U[10] - 2 * one.U[10]).max() <= 1e-13 * np.abs(two.U[10]).max()
+    assert np.abs(one.U[10] - const.U[10]).max() > 1e-3 * np.abs(const.U[10]).max()
