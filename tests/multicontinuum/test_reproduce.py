@@ -114,3 +114,24 @@ def test_table(table):
         g = res["grids"][M]
         assert max(g["max_abs_diff_proto"]) <= 0.02
         assert max(g["max_abs_diff_paper"]) <= 0.25
+
+
+@pytest.mark.slow
+def test_demo_runs_under_mpi(tmp_path):
+    """demos/multicontinuum_fractional.py under mpirun -n 2 (≈ 1–2 min): Table 2 errors and the pictures."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    mpirun = Path(sys.executable).parent / "mpirun"
+    env = dict(os.environ, OMP_NUM_THREADS="1", HOMFX_PROGRESS="0")
+    subprocess.run([str(mpirun), "-n", "2", sys.executable, str(root / "demos/multicontinuum_fractional.py"),
+                    str(tmp_path)], check=True, env=env, cwd=root, timeout=1800)
+    res = json.loads((tmp_path / "summary.json").read_text())
+    ref = reference_errors(2, 20)["proto"]
+    assert np.abs(np.array(res["errors_percent"]["e1"]) - ref[:, 0]).max() <= 0.02
+    assert np.abs(np.array(res["errors_percent"]["e2"]) - ref[:, 1]).max() <= 0.02
+    for name in ("media", "cell_phi_1", "cell_phi_2", "cell_phi_1_1", "averages", "errors", "downscaled_t1"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 1000, name
