@@ -242,7 +242,9 @@ def test_ac2_paper_P1_1024(outdir):
     assert np.allclose(eff.a0, ref["a0"], rtol=1e-5, atol=1e-5)
     for k, v in paper["a2_bar"].items():
         assert rel(eff.a2_bar[k], v) <= 3e-5 and rel(eff.a2_bar[k], ref["a2_bar"][k]) <= 3e-5
-    assert np.allclose(eff.spec_A2, paper["spec_A2"], rtol=3e-5) and eff.spec_A2[0] < 0
+    # the paper prints spec(A²) truncated to 7 decimals (exact 0.00209737… is printed 0.0020973, itself 3.3e−5
+    # rel away): compare within one unit of the last printed digit there, and to the exact values at 3e−5
+    assert np.allclose(eff.spec_A2, paper["spec_A2"], rtol=3e-5, atol=1e-7) and eff.spec_A2[0] < 0
     assert np.allclose(eff.spec_A2, ref["spec_A2"], rtol=3e-5)
     assert rel(eff.r_star, paper["r_star"]) <= 3e-5 and rel(eff.r_star, ref["r_star"]) <= 3e-5
     for (i, j), v in paper["b0"].items():
