@@ -461,7 +461,7 @@ def make_compartments(cell: CellMesh, De: float, Dc: float, degree: int = 1) -> 
     De = check_diffusivity("De", De)
     Dc = check_diffusivity("Dc", Dc)
     check_compartments(cell)
-    order = cell.mesh.geometry.cmap.degree
+    order = cell.mesh.geometry.cmaps[0].degree
     if degree == 2 and order == 1:
         import warnings
 

@@ -149,7 +149,7 @@ def connected_pieces(mesh, cells: np.ndarray) -> tuple[int, np.ndarray]:
 def touches_boundary(cell: CellMesh, cells: np.ndarray) -> bool:
     """Whether any of the given cells has a geometry node on the box boundary. Collective."""
     x = cell.mesh.geometry.x
-    dofs = cell.mesh.geometry.dofmap[np.asarray(cells, dtype=np.int32)].ravel()
+    dofs = cell.mesh.geometry.dofmaps[0][np.asarray(cells, dtype=np.int32)].ravel()
     pts = x[dofs, : cell.dim]
     tol = 1e-10 * max(cell.lengths)
     L = np.asarray(cell.lengths)
@@ -163,6 +163,13 @@ def check_compartments(cell: CellMesh) -> None:
     for p in ("e", "c"):
         if p not in cell.phases:
             raise ValueError(f"a dMRI cell needs the phases 'e' and 'c'; this one has {sorted(cell.phases)}")
+    x = cell.mesh.geometry.x[:, : cell.dim]
+    lo, hi = np.empty(cell.dim), np.empty(cell.dim)
+    cell.comm.Allreduce(x.min(axis=0) if len(x) else np.full(cell.dim, np.inf), lo, op=MPI.MIN)
+    cell.comm.Allreduce(x.max(axis=0) if len(x) else np.full(cell.dim, -np.inf), hi, op=MPI.MAX)
+    L = np.asarray(cell.lengths)
+    if np.max(np.abs(lo)) > 1e-10 * L.max() or np.max(np.abs(hi - L)) > 1e-10 * L.max():
+        raise ValueError(f"the mesh spans {lo.tolist()}..{hi.tolist()}, not the cell [0, L] with L = {L.tolist()}")
     n_e, _ = connected_pieces(cell.mesh, phase_cells(cell, "e"))
     if n_e != 1:
         raise ValueError(f"the extra-cellular compartment Y^e is not connected: it has {n_e} pieces "
