@@ -114,10 +114,26 @@ def make_patch(grid: CoarseGrid, bx: int, by: int, layers: int, boundary_blocks:
     raise ValueError(f"boundary_blocks must be 'unclipped' or 'clipped', got {boundary_blocks!r}")
 
 
-def continuum_of_squares(medium, ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
-    """0-based continuum id of fine squares (ix, iy); outside Ω the medium is extended periodically."""
+EXTENSIONS = ("periodic", "reflect")
+
+
+def fold_index(i: np.ndarray, nf: int, extension: str = "periodic") -> np.ndarray:
+    """Fine-square index inside [0, nf) of square i of the medium extended beyond Ω (spec §3.6): periodic
+    (i mod nf; the paper's media) or even reflection across ∂Ω (general media; squares mirror squares)."""
+    i = np.asarray(i)
+    if extension == "periodic":
+        return np.mod(i, nf)
+    if extension == "reflect":
+        j = np.mod(i, 2 * nf)
+        return np.where(j < nf, j, 2 * nf - 1 - j)
+    raise ValueError(f"extension must be one of {EXTENSIONS}, got {extension!r}")
+
+
+def continuum_of_squares(medium, ix: np.ndarray, iy: np.ndarray, extension: str = "periodic") -> np.ndarray:
+    """0-based continuum id of fine squares (ix, iy), the medium extended outside Ω by ``extension``."""
     nf = medium.nf
-    return np.asarray(medium.continuum(np.mod(ix, nf), np.mod(iy, nf)), dtype=np.int32)
+    return np.asarray(medium.continuum(fold_index(ix, nf, extension), fold_index(iy, nf, extension)),
+                      dtype=np.int32)
 
 
 def domain_pattern(medium) -> np.ndarray:
@@ -126,13 +142,14 @@ def domain_pattern(medium) -> np.ndarray:
     return continuum_of_squares(medium, IX, IY)
 
 
-def patch_pattern(medium, grid: CoarseGrid, patch: Patch, pattern: np.ndarray | None = None) -> np.ndarray:
+def patch_pattern(medium, grid: CoarseGrid, patch: Patch, pattern: np.ndarray | None = None,
+                  extension: str = "periodic") -> np.ndarray:
     """The (ny·cpb) × (nx·cpb) array of continuum ids of the fine squares of the patch (``pattern``: the
-    precomputed :func:`domain_pattern`, extended periodically)."""
+    precomputed :func:`domain_pattern`, extended by ``extension``)."""
     pattern = domain_pattern(medium) if pattern is None else pattern
     c, nf = grid.cpb, medium.nf
-    ix = np.arange(patch.x0 * c, (patch.x0 + patch.nx) * c) % nf
-    iy = np.arange(patch.y0 * c, (patch.y0 + patch.ny) * c) % nf
+    ix = fold_index(np.arange(patch.x0 * c, (patch.x0 + patch.nx) * c), nf, extension)
+    iy = fold_index(np.arange(patch.y0 * c, (patch.y0 + patch.ny) * c), nf, extension)
     return pattern[np.ix_(iy, ix)]
 
 
@@ -149,6 +166,7 @@ class CellOptions:
     layers: int | None = None  # None: ⌈−2 ln H⌉
     cell_bc: str = "natural"  # or "dirichlet_interior": φ = 0 on ∂R⁺ \ ∂Ω
     boundary_blocks: str = "unclipped"  # or "clipped"
+    extension: str = "periodic"  # medium outside Ω for unclipped patches, or "reflect" (untested recon §3.6)
     cache: bool = True  # reuse the solve of blocks with the same patch pattern
 
     def __post_init__(self):
@@ -158,6 +176,8 @@ class CellOptions:
             raise ValueError(f"cell_bc must be one of {CELL_BCS}, got {self.cell_bc!r}")
         if self.boundary_blocks not in ("unclipped", "clipped"):
             raise ValueError(f"boundary_blocks must be 'unclipped' or 'clipped', got {self.boundary_blocks!r}")
+        if self.extension not in EXTENSIONS:
+            raise ValueError(f"extension must be one of {EXTENSIONS}, got {self.extension!r}")
 
     def n_layers(self, grid: CoarseGrid) -> int:
         return default_layers(grid.H) if self.layers is None else self.layers
@@ -256,7 +276,7 @@ def solve_block(medium, grid: CoarseGrid, bx: int, by: int, options: CellOptions
     # global fine-square indices from centroids (cell numbering is not lexicographic)
     ix = np.floor(mid[:, 0] / h).astype(np.int64)
     iy = np.floor(mid[:, 1] / h).astype(np.int64)
-    cont = continuum_of_squares(medium, ix, iy)
+    cont = continuum_of_squares(medium, ix, iy, options.extension)
     if cont.min() < 0 or cont.max() >= N:
         raise ValueError(f"medium: continuum ids must lie in 0..{N - 1}, got {cont.min()}..{cont.max()}")
     blk = (iy // cpb - patch.y0) * patch.nx + (ix // cpb - patch.x0)
@@ -450,7 +470,8 @@ class Coefficients:
 def pattern_key(medium, grid: CoarseGrid, patch: Patch, options: CellOptions,
                 pattern: np.ndarray | None = None) -> str:
     """Cache key: equal keys ⇒ identical cell problems up to a translation (spec §7.3)."""
-    h = hashlib.sha1(np.ascontiguousarray(patch_pattern(medium, grid, patch, pattern)).tobytes())
+    pat = patch_pattern(medium, grid, patch, pattern, options.extension)
+    h = hashlib.sha1(np.ascontiguousarray(pat).tobytes())
     h.update(np.array([patch.nx, patch.ny, patch.bx - patch.x0, patch.by - patch.y0], np.int64).tobytes())
     h.update(np.asarray(medium.kappa, dtype=float).tobytes())
     touches = patch.x0 <= 0 or patch.y0 <= 0 or patch.x0 + patch.nx >= grid.M or patch.y0 + patch.ny >= grid.M

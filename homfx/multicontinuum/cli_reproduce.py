@@ -16,6 +16,8 @@ def add_parsers(sub):
     p.add_argument("--layers", type=int, default=None, help="oversampling layers (default ceil(-2 ln H))")
     p.add_argument("--cell-bc", choices=["natural", "dirichlet_interior"], default="natural")
     p.add_argument("--boundary-blocks", choices=["unclipped", "clipped"], default="unclipped")
+    p.add_argument("--extension", choices=["periodic", "reflect"], default="periodic",
+                   help="medium outside the domain for unclipped patches")
     p.add_argument("--mass", choices=["consistent", "lumped"], default="consistent")
     p.add_argument("--history", choices=["exact", "soe"], default="exact", help="Caputo history sum")
     p.add_argument("--contrast", type=float, default=None, help="kappa(Omega_2)/kappa(Omega_1) (paper 1e4)")
@@ -53,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
                 raise ValueError(f"--{name}: must be positive, got {v}")
             fine[name] = v
     setup = ReproductionSetup(CellOptions(layers=args.layers, cell_bc=args.cell_bc,
-                                          boundary_blocks=args.boundary_blocks),
+                                          boundary_blocks=args.boundary_blocks, extension=args.extension),
                               mass=args.mass, history=args.history, fine=fine)
     res = reproduce(args.table, Ms, setup)
     out = Path(args.output or f"out/mc/table{args.table}.json")

@@ -140,6 +140,7 @@ class ReproductionSetup:
         """The defaults of spec §9 (only then the prototype regression A5.1 applies)."""
         return (not self.fine and self.mass == "consistent" and self.history == "exact"
                 and self.cell.cell_bc == "natural" and self.cell.boundary_blocks == "unclipped"
+                and self.cell.extension == "periodic"
                 and self.cell.layers is None)
 
 
@@ -170,6 +171,7 @@ def reproduce(table: int, Ms=(20, 40), setup: ReproductionSetup | None = None, c
            "medium": {"kind": problem.medium.kind, "nf": problem.medium.nf, "kappa": list(problem.medium.kappa)},
            "tau": problem.tau, "T": problem.T, "mass": setup.mass, "history": setup.history,
            "cell_bc": setup.cell.cell_bc, "boundary_blocks": setup.cell.boundary_blocks,
+           "extension": setup.cell.extension, "layers_option": setup.cell.layers,
            "paper_setup": setup.paper_setup, "ranks": comm.size,
            "timings": {"fine_total": t_fine, "fine": fine.timings}, "grids": {}}
     for M in Ms:
