@@ -9,6 +9,8 @@ optionally a numpy version of a(y) (for the Bloch check) and the laminate closed
   given per phase (DG0) on an interface-aligned mesh [T2, 1D-PC].
 - ``t4_cell(n)``: the generic anisotropic 2-D coefficient of §4.12 (T4).
 - ``smooth_cell(d, n, a_ufl, a_np)``: any coefficient as a UFL expression of x.
+- ``wave_cell(cell, a)``: any periodic CellMesh (e.g. a gmsh inclusion cell) with a coefficient per phase or as
+  a formula.
 - ``check_periodic(cell, a)``: a(x) vs a(x + L_k e_k) on the faces; ``ValueError`` if not periodic.
 """
 
@@ -144,6 +146,23 @@ def smooth_cell(d: int, n: int, a_of_x: Callable, a_numpy: Callable | None = Non
     if check:
         check_periodic(cell, a)
     return WaveCell(cell, a, name, a_numpy)
+
+
+def wave_cell(cell: CellMesh, a, *, name: str = "custom", a_numpy: Callable | None = None) -> WaveCell:
+    """Any periodic cell mesh (structured, or gmsh ``homfx.geometry.inclusion_cell``) with a coefficient given
+    as a number, a d×d matrix, a dict phase -> value (DG0, periodic by construction), a callable
+    ``x -> UFL`` or a UFL expression. Formulas are checked for periodicity (``ValueError``)."""
+    from homfx.elliptic.cell import coefficient_field
+
+    if isinstance(a, dict):
+        bad = {p: v for p, v in a.items() if not np.all(np.isfinite(v))}
+        if bad:
+            raise ValueError(f"coefficient: non-finite values for phases {sorted(bad)}")
+    coef = coefficient_field(cell, a)
+    if len(ufl.shape(coef)) == 0:
+        coef = _identity_times(coef, cell.dim)
+    check_periodic(cell, coef)
+    return WaveCell(cell, coef, name, a_numpy)
 
 
 def make_cell(kind: str, d: int, n: int, *, a1: float = 1.0, a2: float = 4.0, comm=None) -> WaveCell:
