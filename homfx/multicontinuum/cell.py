@@ -228,7 +228,8 @@ class LocalCellSolution:
 # --------------------------------------------------------------------------------------------- one block
 
 
-def _to_scipy(A: "PETSc.Mat") -> sp.csr_matrix:
+def to_scipy(A: "PETSc.Mat") -> sp.csr_matrix:
+    """A serial assembled PETSc AIJ matrix as SciPy CSR."""
     ia, ja, a = A.getValuesCSR()
     return sp.csr_matrix((a, ja, ia), shape=A.getSize())
 
@@ -293,7 +294,7 @@ def solve_block(medium, grid: CoarseGrid, bx: int, by: int, options: CellOptions
     def mat(form):
         A = dolfinx.fem.petsc.assemble_matrix(dolfinx.fem.form(form))
         A.assemble()
-        S = _to_scipy(A)
+        S = to_scipy(A)
         A.destroy()
         return S
 

@@ -23,6 +23,7 @@ import ufl
 from homfx._stack import MPI, PETSc, dolfinx
 from homfx.multicontinuum.caputo import CaputoScheme, check_alphas, march
 from homfx.multicontinuum.cell import D, CoarseGrid, Coefficients
+from homfx.multicontinuum.cell import to_scipy as _scipy
 from homfx.solvers import LinearSolver
 
 BCS = ("dirichlet", "neumann")
@@ -91,13 +92,6 @@ class CoarseModel:
         lat = self.vertex_lattice
         out[lat[:, 1], lat[:, 0], :] = U.reshape(-1, N)
         return out
-
-
-def _scipy(A: "PETSc.Mat"):
-    import scipy.sparse as sp
-
-    ia, ja, a = A.getValuesCSR()
-    return sp.csr_matrix((a, ja, ia), shape=A.getSize())
 
 
 MASSES = ("consistent", "lumped")
