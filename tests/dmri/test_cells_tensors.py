@@ -329,3 +329,23 @@ def test_cli_tensors_json_keys_and_errors(outdir, capsys):
     assert main(["dmri", "tensors", "--cell", "disk", "--radius", "0.55", "-o", out]) == 2
     err = capsys.readouterr().err
     assert "--De must be a positive diffusivity" in err and "crosses the cell boundary" in err
+
+
+def test_sphere_cell_3d():
+    """3D: one sphere R = 0.3 (P1, h = 0.1). Closed forms of the isolated inclusion (D^c = 0, S^c = -R^2/5 Id,
+    D^c <psi^c>_Gamma = R/5), cubic isotropy, D^e/D_e near the perforated-cell value 0.839556/eta^e
+    (notes_periodic 5(e), P2 reference), compatibility <= 1e-10."""
+    from homfx.dmri.cells import sphere_cell
+
+    R = 0.3
+    t = compute_tensors(sphere_cell(R, 0.1), DE, DC, keep_correctors=False)
+    assert t.D["e"].shape == (3, 3) and t.B["e"].shape == (3, 3, 3, 3) and t.omega_jump_mean.shape == (3,)
+    assert t.max_compatibility_defect <= 1e-10
+    assert np.max(np.abs(t.D["c"])) <= 1e-10 * DC
+    assert np.max(np.abs(np.diag(t.S["c"]) + R ** 2 / 5)) <= 0.05 * R ** 2 / 5
+    assert abs(DC * t.psi_gamma_mean["c"] - R / 5) <= 0.05 * R / 5
+    d = np.diag(t.D["e"]) / DE
+    assert np.ptp(d) <= 1e-3 * d.mean()
+    ref = 0.839556 / (1 - 4 / 3 * math.pi * R ** 3)
+    assert abs(d.mean() - ref) <= 0.02 * ref
+    assert t.psi_jump_mean < 0
