@@ -304,3 +304,14 @@ def test_ac5_T3_tetrahedra_16():
     assert rel(eff.r_star, ref["r_star"]) <= 5e-4
     for k, v in ref["a2"].items():
         assert rel(eff.a2[k], v) <= 1e-3, k
+
+
+def test_effective_tensors_one_call():
+    """`tensors.effective_tensors` (cascade + Algorithm 1) on the 2-D laminate equals the closed forms and reports
+    its DOFs and compatibility."""
+    wc = cells.laminate(2, 4, 2.0, 3.0)
+    eff = T.effective_tensors(wc.cell, wc.a, degree=2)
+    ex = T.algorithm1(*T.laminate_tensors(wc.laminate, 2))
+    assert np.abs(eff.a2 - ex.a2).max() <= 1e-9 * np.abs(ex.a2).max()
+    assert np.abs(eff.b0 - ex.b0).max() <= 1e-9 * np.abs(ex.b0).max()
+    assert eff.extra["dofs"] == 64 and eff.extra["compatibility"] < 1e-12
