@@ -166,3 +166,32 @@ def test_gmsh_disk_cell_matches_elliptic_and_is_dispersive():
     assert T.admissibility(eff.b0, eff.a2, a0=eff.a0, C=eff.C).ok
     assert abs(eff.a0[0, 0] - eff.a0[1, 1]) < 1e-2 * eff.a0[0, 0]
     assert abs(eff.C[0, 0, 0, 0] - eff.C[1, 1, 1, 1]) < 5e-2 * abs(eff.C[0, 0, 0, 0])
+
+
+def test_quadrature_degree_plus_4_changes_nothing():
+    """§8.5: raising the quadrature degree from 2p+4 to 2p+8 changes the tensors by ≤ 1e−10 rel (T1, P2)."""
+    wc = cells.paper_cell(2, 12)
+    res = []
+    for q in (None, 12):
+        t = solve_cascade(wc, degree=2, quadrature_degree=q).tensors()
+        res.append(T.algorithm1(t["a0"], t["B"], t["a2_bar"]))
+    for k in ("a0", "B", "a2_bar", "b0", "a2", "C"):
+        x, y = getattr(res[0], k), getattr(res[1], k)
+        assert np.abs(x - y).max() <= 1e-10 * np.abs(y).max(), k
+    assert abs(res[0].r_star - res[1].r_star) <= 1e-10 * res[1].r_star
+
+
+@pytest.mark.mpi
+def test_1d_full_cascade():
+    """d = 1: χ, θ, κ, ρ with one factorization; θ' = −χ (§4.11) so ā² ≈ 0, the κ-route C equals −a⁰⟨χ²⟩, and
+    ρ is solvable for Lamacz's member (b⁰ = ⟨χ²⟩, a² = ā²_h ≈ 0) but not for b⁰ = 2⟨χ²⟩."""
+    wc = cells.paper_cell(1, 32)
+    cas = solve_cascade(wc, degree=2, levels=3)
+    t = cas.tensors()
+    eff = T.algorithm1(t["a0"], t["B"], t["a2_bar"])
+    assert eff.r_star == 0 and abs(t["a2_bar"][0, 0, 0, 0]) < 1e-8
+    assert t["C_kappa"][0, 0, 0, 0] == pytest.approx(T.reference_1d_smooth()["C"], rel=1e-6)
+    ok = solve_cascade(wc, degree=2, levels=4, member=eff)
+    assert ok.operator.num_solves == 4 and ok.max_compatibility("rho") < 1e-12
+    bad = solve_cascade(wc, degree=2, levels=4, member=(2 * eff.b0, eff.a2))
+    assert bad.max_compatibility("rho") > 1e-2
