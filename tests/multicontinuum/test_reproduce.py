@@ -135,3 +135,17 @@ def test_demo_runs_under_mpi(tmp_path):
     assert np.abs(np.array(res["errors_percent"]["e2"]) - ref[:, 1]).max() <= 0.02
     for name in ("media", "cell_phi_1", "cell_phi_2", "cell_phi_1_1", "averages", "errors", "downscaled_t1"):
         assert (tmp_path / f"{name}.png").stat().st_size > 1000, name
+
+
+def test_cli_coefficients(tmp_path, capsys):
+    """`homfx mc coefficients`: per-block arrays; the crossed medium's columns of Ĉ sum to the volume fractions."""
+    out = MPI.COMM_WORLD.bcast(str(tmp_path / "c.json") if MPI.COMM_WORLD.rank == 0 else None)
+    assert main(["mc", "coefficients", "--nf", "40", "--H", "1/4", "--layers", "1", "-o", out]) == 0
+    if MPI.COMM_WORLD.rank == 0:
+        res = json.loads(open(out).read())
+        C = np.array(res["C"])
+        assert C.shape == (16, 2, 2)
+        assert np.allclose(C.sum(axis=1), [0.64, 0.36], atol=1e-10)
+        assert res["summary"]["unique_cell_solves"] == 1
+    assert main(["mc", "coefficients", "--H", "1/7", "-o", out]) == 2
+    assert main(["mc", "coefficients", "--contrast", "-1", "-o", out]) == 2
