@@ -130,9 +130,10 @@ def connected_pieces(mesh, cells: np.ndarray) -> tuple[int, np.ndarray]:
     l2g = mesh.topology.index_map(0).local_to_global
     n_own = mesh.topology.index_map(tdim).size_local
     cells = np.asarray(cells, dtype=np.int32)
-    verts = [l2g(c2v.links(c).astype(np.int32)) for c in cells]
-    own = [v for c, v in zip(cells, verts) if c < n_own]
-    local = np.array(own, dtype=np.int64).reshape(-1, tdim + 1) if own else np.zeros((0, tdim + 1), np.int64)
+    nv = tdim + 1  # simplices
+    conn = c2v.array.reshape(-1, nv)
+    verts = l2g(conn[cells].ravel().astype(np.int32)).reshape(-1, nv) if len(cells) else np.zeros((0, nv), np.int64)
+    local = verts[cells < n_own].astype(np.int64)
     allv = np.concatenate(comm.allgather(local))
     if len(allv) == 0:
         return 0, np.zeros(0, dtype=np.int32)
@@ -142,7 +143,7 @@ def connected_pieces(mesh, cells: np.ndarray) -> tuple[int, np.ndarray]:
     cols = inv[:, 1:].ravel()
     g = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(uniq), len(uniq)))
     n, lab = connected_components(g, directed=False)
-    labels = np.array([lab[np.searchsorted(uniq, v[0])] for v in verts], dtype=np.int32)
+    labels = lab[np.searchsorted(uniq, verts[:, 0])].astype(np.int32) if len(verts) else np.zeros(0, np.int32)
     return int(n), labels
 
 
