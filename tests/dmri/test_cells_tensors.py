@@ -101,10 +101,12 @@ def test_ac3_cells4_exchange_factor():
     assert t.psi_jump_mean < 0 and t.psi_factor(2e-3, 300.0) > 0
 
 
-def test_ac4_appendix_identities_connected_inclusion():
+@pytest.mark.parametrize("degree", [1, 2])
+def test_ac4_appendix_identities_connected_inclusion(degree):
     """Spec 2.5: S via L, I via xi+E, T via R+Q, p, Z via N agree with the Section 3 formulas (a rotated
-    ellipse: no symmetry makes any of them trivial)."""
-    t = compute_tensors(ellipse_cell(0.25, 0.15, 0.04, angle=0.4), DE, DC)
+    ellipse: no symmetry makes any of them trivial; P1 and P2 on a curved mesh)."""
+    h = 0.04 if degree == 1 else 0.06
+    t = compute_tensors(ellipse_cell(0.25, 0.15, h, angle=0.4, order=degree), DE, DC, degree=degree)
     ids = appendix_identities(t)
     assert len(ids) == 12
     for name, (formula, appendix) in ids.items():
@@ -349,3 +351,23 @@ def test_sphere_cell_3d():
     ref = 0.839556 / (1 - 4 / 3 * math.pi * R ** 3)
     assert abs(d.mean() - ref) <= 0.02 * ref
     assert t.psi_jump_mean < 0
+
+
+def test_subperiodic_tiling_equals_scaled_single_disk():
+    """Spec 3.1.7 + 1.6: four disks r = 0.2 at the quarter points of Y equal one disk R = 0.4 in a cell of
+    side 1/2, i.e. the R = 0.4 unit-cell tensors scaled by rho = 1/2 (same h relative to the disk: h = 0.02
+    vs 0.04; different meshes, so O(h^2) agreement, 1%). This arrangement has equal <omega^e>_Gamma_k: no
+    warning."""
+    quarter = ((0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t4 = compute_tensors(cells4(0.2, 0.02, centers=quarter), DE, DC, keep_correctors=False)
+    t1 = compute_tensors(disk_cell(0.4, 0.04), DE, DC, keep_correctors=False)
+    rho = 0.5
+    pairs = [(t4.theta["e"], t1.theta["e"] / rho), (t4.theta["c"], t1.theta["c"] / rho), (t4.eta["c"], t1.eta["c"]),
+             (t4.D["e"][1, 1], t1.D["e"][1, 1]), (t4.S["e"][1, 1], rho ** 2 * t1.S["e"][1, 1]),
+             (t4.S["c"][1, 1], rho ** 2 * t1.S["c"][1, 1]), (t4.B["e"][1, 1, 1, 1], rho ** 2 * t1.B["e"][1, 1, 1, 1]),
+             (t4.I["e"][1, 1], rho * t1.I["e"][1, 1]), (t4.Z["ec"][1, 1], rho * t1.Z["ec"][1, 1]),
+             (t4.Z["ce"][1, 1], rho * t1.Z["ce"][1, 1]), (t4.psi_jump_mean, rho * t1.psi_jump_mean)]
+    for k, (a, b) in enumerate(pairs):
+        assert abs(a - b) <= 1e-2 * abs(b), (k, a, b)
