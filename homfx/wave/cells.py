@@ -245,6 +245,9 @@ def check_periodic(cell: CellMesh, a, *, tol: float = 1e-10) -> float:
         a_shift = ufl.replace(a, {x: x + shift})
         diff = ufl.as_vector(_flatten(a_shift - a) + _flatten(a))
         pts, vals = face_values(cell, diff, k, 0)
+        if comm.allreduce(len(pts), op=MPI.SUM) == 0:
+            raise ValueError(f"periodicity check: the cell has no facets tagged as the face y_{k + 1} = 0 "
+                             f"(tag {outer_face_tag(k, 0)})")
         m = len(_flatten(a))
         dev = np.abs(vals[:, :m]).max(axis=1) if len(vals) else np.zeros(0)
         scale = comm.allreduce(float(np.abs(vals[:, m:]).max()) if len(vals) else 0.0, op=MPI.MAX)
