@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 import ufl
 
-from homfx._stack import MPI, dolfinx
+from homfx._stack import MPI
 from homfx.averages import interface_measure
 from homfx.geometry import CellMesh, Inclusion, inclusion_cell
 

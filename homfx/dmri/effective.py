@@ -181,8 +181,6 @@ def compute_tensors(cell: CellMesh, De: float, Dc: float, *, degree: int = 1, me
 def _warn_unequal_omega_means(cors):
     """Spec 2.6: for several inclusions, <omega^e_i>_{Gamma_k} should not depend on k (else the appendix
     problem N^{c,beta} is not solvable per inclusion and R2 loses accuracy). Warn above 1e-3 R."""
-    import ufl
-
     from homfx._stack import dolfinx
     from homfx.averages import integrate
 
@@ -198,7 +196,6 @@ def _warn_unequal_omega_means(cors):
         len_k = integrate(one("+") * ce.dS(t))
         means = np.array([integrate(ce.trace(w) * ce.dS(t), [ce.emap]) for w in cors["e"].omega]) / len_k
         dev = max(dev, float(np.max(np.abs(means - glob))) / R)
-    del ufl
     if dev > 1e-3:
         warnings.warn(f"<omega^e>_Gamma_k differs between inclusions by {dev:.2e} R (> 1e-3 R): the "
                       "second-order model is formally inconsistent for this arrangement (spec 2.6)", stacklevel=3)

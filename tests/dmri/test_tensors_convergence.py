@@ -6,7 +6,6 @@ from successive differences on meshes h, h/2, h/4; D^e is also checked against R
 import functools
 import math
 
-import numpy as np
 import pytest
 
 from homfx.dmri.cells import disk_cell
