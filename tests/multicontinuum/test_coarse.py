@@ -200,3 +200,23 @@ def test_load_operator_and_time_dependent_source(coef):
     two = solve_coarse(model, tau=0.05, T=0.5, output_steps=[10], source=lambda t: 2 * t * fj)
     assert np.abs(two.U[10] - 2 * one.U[10]).max() <= 1e-13 * np.abs(two.U[10]).max()
     assert np.abs(one.U[10] - const.U[10]).max() > 1e-3 * np.abs(const.U[10]).max()
+
+
+@pytest.mark.mpi
+def test_downscaling_parallel_equals_serial(coef):
+    """The downscaled field on a distributed fine mesh has the same integrals as on a serial one."""
+    from homfx.averages import integrate
+
+    model = assemble_coarse(coef, 1.5, coef.source(lambda x: np.ones(x.shape[1])), bc="dirichlet")
+    U = solve_coarse(model, tau=0.1, T=0.5).U[5]
+
+    def norms(comm):
+        u = downscale(coef, model, U, fine_mesh(comm, 40))
+        x = ufl.SpatialCoordinate(u.function_space.mesh)
+        return np.array([integrate(u * ufl.dx), integrate(u ** 2 * x[0] * ufl.dx)])
+
+    par = norms(MPI.COMM_WORLD)
+    if MPI.COMM_WORLD.rank == 0:
+        ser = norms(MPI.COMM_SELF)
+        assert np.abs(par - ser).max() <= 1e-12 * np.abs(ser).max()
+        assert ser[0] > 0
