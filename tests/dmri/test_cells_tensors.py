@@ -222,9 +222,13 @@ def test_fig8_cells4_mean_zero_per_cell_and_closed_forms():
 
 
 def dolfinx_one(comp):
+    return dolfinx_one_on(comp.cell)
+
+
+def dolfinx_one_on(cell):
     from homfx._stack import dolfinx
 
-    return dolfinx.fem.Constant(comp.cell.mesh, 1.0)
+    return dolfinx.fem.Constant(cell.mesh, 1.0)
 
 
 def test_compatibility_check_catches_printed_psi_sign():
@@ -371,3 +375,24 @@ def test_subperiodic_tiling_equals_scaled_single_disk():
              (t4.Z["ce"][1, 1], rho * t1.Z["ce"][1, 1]), (t4.psi_jump_mean, rho * t1.psi_jump_mean)]
     for k, (a, b) in enumerate(pairs):
         assert abs(a - b) <= 1e-2 * abs(b), (k, a, b)
+
+
+@pytest.mark.mpi
+def test_interface_normal_points_out_of_cells():
+    """nu = n('-') with '+' = Y^e: the divergence theorem on the polygonal Y^c, int_Gamma (y - c).nu ds
+    = d |Y^c| and int_Gamma nu ds = 0, to round-off on any partition (spec 8.5 probe)."""
+    import ufl
+
+    from homfx.averages import integrate
+    from homfx.dmri.cells import interface_dS, interface_normal
+
+    for cell in (ellipse_cell(0.25, 0.15, 0.04, angle=0.4), cells4(h=0.04)):
+        dS, nu = interface_dS(cell), interface_normal(cell)
+        y = ufl.SpatialCoordinate(cell.mesh)
+        c = ufl.as_vector((0.5, 0.5))
+        dx = ufl.Measure("dx", domain=cell.mesh, subdomain_data=cell.cell_tags)
+        vol_c = integrate(dolfinx_one_on(cell) * dx(cell.phase_tags("c")))
+        flux = integrate(ufl.dot(y("+") - c, nu) * dS(cell.interface_tags()))
+        assert abs(flux - 2 * vol_c) <= 1e-12, (flux, vol_c)
+        for i in range(2):
+            assert abs(integrate(nu[i] * dS(cell.interface_tags()))) <= 1e-13
