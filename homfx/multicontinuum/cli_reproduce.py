@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     from homfx._stack import MPI
     from homfx.io import write_json
     from homfx.multicontinuum.cell import CellOptions
-    from homfx.multicontinuum.reproduce import ReproductionSetup, format_table, parse_H, plot, reproduce
+    from homfx.multicontinuum.reproduce import (ReproductionSetup, format_table, parse_H, plot, plot_averages,
+                                                reproduce)
 
     if args.table not in range(1, 7):
         raise ValueError(f"--table: choose 1..6, got {args.table}")
@@ -104,7 +105,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output or f"out/mc/table{args.table}.json")
     write_json(out, res)
     fig = plot(res, args.figure or out.with_suffix(".png"))
+    maps = [plot_averages(res, M, out.with_name(f"{out.stem}_averages_H{M}.png")) for M, g in res["grids"].items()
+            if g["averages"]]
     if MPI.COMM_WORLD.rank == 0:
         print(format_table(res))
-        print(f"-> {out}, {fig}")
+        print(f"-> {out}, {fig}, {', '.join(map(str, maps))}")
     return 0

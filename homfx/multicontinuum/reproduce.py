@@ -191,6 +191,10 @@ def reproduce(table: int, Ms=(20, 40), setup: ReproductionSetup | None = None, c
                          "online": t_on, "online_factor": run.factor_seconds, "online_steps": run.seconds,
                          "speedup_online": t_fine / t_on, "speedup_total": t_fine / (t_off + t_on)},
              "time_mean": e.mean(axis=0), "max": e.max(axis=0)}
+        # block averages at the paper's figure times (Figs 4-5, 7-8, 11-12, 14-15): fine ū_i and coarse Ū_i
+        fig_steps = [n for n in steps if any(abs(n * problem.tau - tf) < 1e-9 for tf in figure_times(table))]
+        g["averages"] = {f"{n * problem.tau:.2f}": {"fine": fine.block_means[M][n], "coarse": run.block_means[n]}
+                         for n in fig_steps}
         if M in (20, 40) and np.allclose(g["t"], PAPER_TIMES) and problem.medium.nf == 400:
             ref = reference_errors(table, M)
             g["paper"] = {"e1": ref["paper"][:, 0], "e2": ref["paper"][:, 1]}
@@ -199,6 +203,40 @@ def reproduce(table: int, Ms=(20, 40), setup: ReproductionSetup | None = None, c
             g["max_abs_diff_proto"] = np.abs(e - ref["proto"]).max(axis=0)
         out["grids"][str(M)] = g
     out["acceptance"] = acceptance(out)
+    return out
+
+
+def figure_times(table: int) -> tuple[float, ...]:
+    """Times of the paper's figures of block averages: 0.1, 0.5, 1 (0.1, 0.4, 1 for Table 6 / E2.2)."""
+    return (0.1, 0.4, 1.0) if table == 6 else (0.1, 0.5, 1.0)
+
+
+def plot_averages(res: dict, M: str, path, comm=None) -> Path:
+    """Fine continuum averages ū_i (rows 1, 3) vs coarse block means Ū_i (rows 2, 4) at the figure times."""
+    from homfx.io import save_figure
+    from homfx.plotting import matplotlib_setup
+
+    plt = matplotlib_setup()
+    g = res["grids"][M]
+    times = list(g["averages"])
+    if not times:
+        raise ValueError(f"no block averages at the figure times {figure_times(res['table'])} in this run")
+    m = int(M)
+    fig, axes = plt.subplots(4, len(times), figsize=(3.7 * len(times), 13), squeeze=False)
+    for c, t in enumerate(times):
+        fine, coarse = np.asarray(g["averages"][t]["fine"]), np.asarray(g["averages"][t]["coarse"])
+        for i in range(2):
+            vmin = min(fine[:, i].min(), coarse[:, i].min())
+            vmax = max(fine[:, i].max(), coarse[:, i].max())
+            for row, (data, lab) in enumerate(((fine, "fine $\\bar u$"), (coarse, "coarse $\\bar U$"))):
+                ax = axes[2 * i + row, c]
+                im = ax.imshow(data[:, i].reshape(m, m), origin="lower", extent=(0, 1, 0, 1), vmin=vmin, vmax=vmax)
+                ax.set_title(f"{lab}$_{i + 1}$, t = {float(t):g}")
+                fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.suptitle(f"Table {res['table']} ({res['experiment']}), H = 1/{M}: continuum averages")
+    fig.tight_layout()
+    out = save_figure(fig, path, comm=comm)
+    plt.close(fig)
     return out
 
 

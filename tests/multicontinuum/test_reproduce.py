@@ -72,6 +72,9 @@ def test_cli_small(tmp_path):
         assert {"offline", "online", "speedup_online", "speedup_total"} <= set(g["timings"])
         assert res["timings"]["fine_total"] > 0
         assert (tmp_path / "t5.png").stat().st_size > 1000
+        assert list(g["averages"]) == ["0.10"]  # figure times 0.1, 0.5, 1 within T = 0.3
+        assert np.array(g["averages"]["0.10"]["fine"]).shape == (16, 2)
+        assert (tmp_path / "t5_averages_H4.png").stat().st_size > 1000
 
 
 @pytest.mark.parametrize("args,needle", [
