@@ -209,3 +209,27 @@ def test_reflected_extension():
     assert np.abs(r.Q - p.Q).max() > 1e-6 * np.abs(p.Q).max()
     with pytest.raises(ValueError, match="extension"):
         CellOptions(extension="mirror")
+
+
+@dataclass
+class PatchyMedium:
+    """Channels (continuum 1) only in the blocks with bx even (5 fine cells per block): continuum 1 is absent
+    from every block with bx odd."""
+
+    nf: int = 40
+    kappa: tuple = (1e-2, 1.0)
+    n_continua: int = 2
+
+    def continuum(self, ix, iy):
+        return (((ix // 5) % 2 == 0) & (iy % 5 == 2)).astype(np.int32)
+
+
+def test_absent_continuum():
+    """§3.2: a continuum absent from a patch block drops that constraint; absent from the target block → error."""
+    grid = CoarseGrid(8, 40)
+    r = solve_block(PatchyMedium(), grid, 2, 2, CellOptions(layers=1))
+    assert r.constraints == 9 + 3  # continuum 0 in all 9 blocks, continuum 1 in the 3 blocks with bx = 2
+    assert r.constraint_residual <= 1e-10 and r.partition_of_unity <= 1e-8
+    assert np.abs(r.C.sum(axis=0) - r.volume_fractions).max() <= 1e-10
+    with pytest.raises(ValueError, match=r"continuum \[2\] is absent from block \(3, 2\)"):
+        solve_block(PatchyMedium(), grid, 3, 2, CellOptions(layers=1))
