@@ -220,3 +220,13 @@ def test_downscaling_parallel_equals_serial(coef):
         ser = norms(MPI.COMM_SELF)
         assert np.abs(par - ser).max() <= 1e-12 * np.abs(ser).max()
         assert ser[0] > 0
+
+
+def test_soe_history(coef):
+    """The fast sum-of-exponentials history (tolerance 1e-10) changes the coarse solution only at that level."""
+    src = coef.source(lambda x: np.exp(-40 * ((x[0] - 0.5) ** 2 + (x[1] - 0.5) ** 2)))
+    model = assemble_coarse(coef, (1.1, 1.9), src, bc="dirichlet")
+    ex = solve_coarse(model, tau=0.02, T=1.0, output_steps=[50])
+    soe = solve_coarse(model, tau=0.02, T=1.0, output_steps=[50], history="soe")
+    rel = np.abs(soe.U[50] - ex.U[50]).max() / np.abs(ex.U[50]).max()
+    assert 0 < rel < 1e-8
