@@ -86,6 +86,14 @@ say(f"closed forms (isolated disk): D^c = {np.abs(t.D['c']).max():.1e}, S^c_nn =
     f"(-R^2/4 = {-0.04:.6f}), I^c_nn = {contract(t.I['c'], n):.5f} (3R/4 = 0.3), "
     f"D^c <psi^c>_Gamma = {DC * t.psi_gamma_mean['c']:.5f} (R/4 = 0.1)")
 say(f"<[omega]>_Gamma = {t.omega_jump_mean} (0 by symmetry)")
+say("full tensors (unit box, D in mm^2/s, lengths in box units):")
+with np.printoptions(precision=6, suppress=False, linewidth=120):
+    for a in "ec":
+        say(f"  D^{a} = {t.D[a].tolist()}\n  S^{a} = {t.S[a].tolist()}\n  I^{a} = {t.I[a].tolist()}")
+        say(f"  B^{a}_1111, B^{a}_1122, B^{a}_2222 = {t.B[a][0, 0, 0, 0]:.6g}, {t.B[a][0, 0, 1, 1]:.6g}, "
+            f"{t.B[a][1, 1, 1, 1]:.6g}")
+    for k, Z in t.Z.items():
+        say(f"  Z^{k} = {Z.tolist()}")
 
 # %% [markdown]
 # ## 3. The correctors omega_2 and psi

@@ -20,7 +20,7 @@ def add_parsers(sub):
                         "radius 0.15 at (0.3|0.7, 0.3|0.7)); sphere: one centred sphere (3D)")
     p.add_argument("--radius", type=float, default=None,
                    help="inclusion radius in cell units (default 0.2 disk, 0.15 cells4, 0.3 sphere)")
-    p.add_argument("--h", type=float, default=0.02, help="mesh size (cell units)")
+    p.add_argument("--h", type=float, default=None, help="mesh size in cell units (default 0.02; sphere: 0.1)")
     p.add_argument("--degree", type=int, default=1, choices=[1, 2],
                    help="Lagrange degree (2 uses a quadratic, curved geometry)")
     p.add_argument("--De", type=float, default=3e-3, help="extra-cellular diffusivity [mm^2/s]")
@@ -39,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
         val = getattr(args, name)
         if not val > 0:
             raise ValueError(f"--{name} must be a positive diffusivity in mm^2/s, got {val}")
+    if args.h is None:
+        args.h = 0.1 if args.cell == "sphere" else 0.02
     if not args.h > 0:
         raise ValueError(f"--h must be positive, got {args.h}")
     if args.radius is not None and not args.radius > 0:
