@@ -151,6 +151,17 @@ def output_steps(tau: float, T: float, every: float = 0.1) -> list[int]:
     return list(range(k, int(round(T / tau)) + 1, k))
 
 
+def coarse_initial(u0):
+    """U_i(·, 0) = I_H u0 for every continuum (spec §4.3): the fine problem's u0 spec as a callable or None."""
+    if isinstance(u0, str):
+        if u0 == "zero":
+            return None
+        if u0 == "gaussian":
+            return lambda x: gaussian(x, 0.5)
+        raise ValueError(f"u0: unknown initial data {u0!r}")
+    return u0
+
+
 def reproduce(table: int, Ms=(20, 40), setup: ReproductionSetup | None = None, comm=None) -> dict:
     """Run Table ``table`` for the coarse grids H = 1/M, M in ``Ms``; returns a JSON-ready dict."""
     comm = MPI.COMM_WORLD if comm is None else comm
@@ -166,7 +177,7 @@ def reproduce(table: int, Ms=(20, 40), setup: ReproductionSetup | None = None, c
     fine = solve_fine(problem, comm=comm, block_grids=Ms, show_progress=True)
     t_fine = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
     steps = output_steps(problem.tau, problem.T)
-    u0 = None if problem.u0 == "zero" else (lambda x: gaussian(x, 0.5))
+    u0 = coarse_initial(problem.u0)
     out = {"table": table, "experiment": name, "alpha": list(problem.alphas), "bc": problem.bc,
            "medium": {"kind": problem.medium.kind, "nf": problem.medium.nf, "kappa": list(problem.medium.kappa)},
            "tau": problem.tau, "T": problem.T, "mass": setup.mass, "history": setup.history,
