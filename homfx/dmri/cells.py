@@ -178,6 +178,13 @@ def check_compartments(cell: CellMesh) -> None:
     if touches_boundary(cell, phase_cells(cell, "c")):
         raise ValueError("the intra-cellular compartment Y^c touches the cell boundary: each cell (inclusion) "
                          "must lie strictly inside Y")
+    n_c, _ = connected_pieces(cell.mesh, phase_cells(cell, "c"))
+    if n_c != len(cell.phase_tags("c")):
+        raise ValueError(f"Y^c has {n_c} connected pieces but {len(cell.phase_tags('c'))} inclusion tags: every "
+                         "inclusion must be one connected cell (mean zero is imposed per inclusion)")
+    if not cell.interface_tags():
+        raise ValueError("the cell has no tagged membrane Gamma (interface facets); build it with "
+                         "homfx.dmri.cells (inclusion_cell)")
     # Y^e periodic: it must meet every outer face (then the periodic restriction glues it)
     for k in range(cell.dim):
         for side in (0, 1):

@@ -401,3 +401,15 @@ def test_interface_normal_points_out_of_cells():
         assert abs(flux - 2 * vol_c) <= 1e-12, (flux, vol_c)
         for i in range(2):
             assert abs(integrate(nu[i] * dS(cell.interface_tags()))) <= 1e-13
+
+
+def test_bad_input_cell_without_membrane_or_split_cells():
+    two = structured_cell(2, 20, phase_of=lambda x: (((x[0] - 0.25) ** 2 + (x[1] - 0.5) ** 2 < 0.01)
+                                                     | ((x[0] - 0.75) ** 2 + (x[1] - 0.5) ** 2 < 0.01)).astype(int),
+                          phase_names=("e", "c"))
+    with pytest.raises(ValueError, match="2 connected pieces but 1 inclusion tags"):
+        compute_tensors(two, DE, DC)
+    one = structured_cell(2, 20, phase_of=lambda x: ((x[0] - 0.5) ** 2 + (x[1] - 0.5) ** 2 < 0.04).astype(int),
+                          phase_names=("e", "c"))
+    with pytest.raises(ValueError, match="no tagged membrane"):
+        compute_tensors(one, DE, DC)
