@@ -152,3 +152,16 @@ def test_cli_coefficients(tmp_path, capsys):
         assert res["summary"]["unique_cell_solves"] == 1
     assert main(["mc", "coefficients", "--H", "1/7", "-o", out]) == 2
     assert main(["mc", "coefficients", "--contrast", "-1", "-o", out]) == 2
+
+
+def test_time_dependent_source_consistent():
+    """A source given as f(x, t) ≡ Gaussian follows the time-dependent paths (fine and coarse) and gives the
+    same errors as the time-independent Gaussian."""
+    from homfx.multicontinuum.fine import gaussian
+
+    base = dict(nf=80, tau=0.1, T=0.3)
+    a = reproduce(2, (8,), ReproductionSetup(CellOptions(layers=1), fine=dict(base)))
+    b = reproduce(2, (8,), ReproductionSetup(CellOptions(layers=1), fine=dict(
+        base, source=lambda x, t: gaussian(x), source_depends_on_time=True)))
+    for k in ("e1", "e2"):
+        assert np.abs(np.array(a["grids"]["8"][k]) - np.array(b["grids"]["8"][k])).max() <= 1e-9
