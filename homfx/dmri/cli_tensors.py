@@ -49,7 +49,15 @@ def run(args: argparse.Namespace) -> int:
         cell = cell_from_name(args.cell, radius=args.radius, h=args.h, order=args.degree)
     except ValueError as e:
         raise ValueError(f"--cell {args.cell} --radius {args.radius} --h {args.h}: {e}") from e
-    res = compute_tensors(cell, args.De, args.Dc, degree=args.degree, keep_correctors=False)
+    import sys
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = compute_tensors(cell, args.De, args.Dc, degree=args.degree, keep_correctors=False)
+    if MPI.COMM_WORLD.rank == 0:
+        for w in {str(w.message) for w in caught if issubclass(w.category, UserWarning)}:
+            print(f"homfx: warning: {w}", file=sys.stderr)
     write_json(args.output, res.to_json())
     if MPI.COMM_WORLD.rank == 0:
         d = res.dim
