@@ -16,7 +16,8 @@ zero on each inclusion (spec 2.6; Fig. 8: per cell). For the psi^c source each i
 discrete theta_k = |Gamma_k|_h / |Y^c_k|_h, which makes every right-hand side compatible to round-off; the
 theta_k must agree (equal surface-to-volume ratios, spec 2.6) or a ValueError is raised.
 Every right-hand side is checked against the corrected compatibility condition (A.1): the defect
-|sum of the reduced RHS over a kernel piece| / l1(RHS) must be <= 1e-10, else a CompatibilityError.
+|sum of the reduced RHS over a kernel piece| / (sum of the l1 norms of its contributions) must be
+<= 1e-10, else a CompatibilityError naming the problem (the maxima are reported per problem family).
 
 All cell problems of one compartment share ONE factorization (:class:`SharedFactorization`): omega and psi
 are solved first, then chi and phi (which need omega and DD) with the same factors.
