@@ -368,14 +368,8 @@ def solve_block(medium, grid: CoarseGrid, bx: int, by: int, options: CellOptions
     C = ph.T @ (Mw @ ph) / omega
     Cp = np.array([ph.T @ (Mp @ ph) for Mp in Mwp]) / omega
     Qx = ph.T @ (Kw @ ph) / omega
-    Dx = np.empty((N, N, D, D))
     Kphm = (Kw @ Phi[:, N:]).reshape(nV, N, D)
-    for j in range(N):
-        for i in range(N):
-            for n in range(D):
-                for m in range(D):
-                    Dx[j, i, n, m] = phm[:, j, n] @ Kphm[:, i, m]
-    Dx /= omega
+    Dx = np.einsum("ajn,aim->jinm", phm, Kphm) / omega  # D[j, i, n, m] = ∫_ω κ∇φ_i^m·∇φ_j^n / |ω|
 
     wdofs = np.unique(V.dofmap.list[target_cells].ravel())
     origin = np.array([bx * H, by * H])
