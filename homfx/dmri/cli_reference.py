@@ -79,7 +79,7 @@ def add_parsers(sub):
     r.add_argument("--h", type=float, default=None, help="mesh size in cell units (default: 0.04 figs 4-5, 0.03 "
                    "figs 6-9)")
     r.add_argument("--steps-per-pulse", type=int, default=None,
-                   help="Radau IIA steps per pulse (default 60 figs 4-5, 40 figs 6-8); the gap uses the same dt")
+                   help="Radau IIA steps per pulse (default 60 figs 4-5, 24 figs 6-8); the gap uses the same dt")
     r.add_argument("--b-step", type=float, default=None, help="b spacing of the sweeps [s/mm^2] (default 250 "
                    "figs 6-7, 500 fig 8)")
     r.add_argument("--out", default="out/dmri", help="output directory (default out/dmri)")
@@ -550,7 +550,7 @@ def reproduce(figure: str, *, h: float | None = None, steps_per_pulse: int | Non
         raise ValueError(f"figure must be one of {', '.join(FIGURES)}, got {figure!r}")
     t0 = time.perf_counter()
     early = figure in ("fig4", "fig5")
-    run = Runner(h=h or (0.04 if early else 0.03), steps_per_pulse=steps_per_pulse or (60 if early else 40),
+    run = Runner(h=h or (0.04 if early else 0.03), steps_per_pulse=steps_per_pulse or (60 if early else 24),
                  ckpt=ckpt, comm=comm)
     if run.steps_per_pulse < 1:
         raise ValueError(f"--steps-per-pulse must be >= 1, got {run.steps_per_pulse}")

@@ -23,7 +23,7 @@ steps on every smooth segment of the sequence f(t) (between its breakpoints). On
 (delta_ij M + h a_ij A(t_n + c_j h)) Y_j = M y_n per step, y_{n+1} = Y_s. Where f = 0 (the gap between the
 pulses) F is constant, the stage matrix is the same for every step, and it is factored once and reused
 (cached per distinct operator). During the pulses A changes every step; the one pulse matrix is updated in
-place and refactored numerically (same sparsity, no new symbolic analysis).
+place (same sparsity pattern) and refactored.
 
 Signal (spec §1.5): S = (1/|Y|) sum_alpha int_{Y^alpha} u^alpha(T_E) dy, with U(0) = 1; the compartment
 signals S_alpha = (1/|Y|) int_{Y^alpha} u^alpha, so S = S_e + S_c and S_alpha(0) = eta^alpha.

@@ -150,6 +150,21 @@ def test_signal_real_passive_and_bounded(disk):
     assert abs(r.compartments["e"] + r.compartments["c"] - r.signal) < 1e-15
 
 
+@pytest.mark.parametrize("rho", [1e-2, 10.0])
+def test_scaling_invariance_of_the_reference(rho):
+    """AC5 for S_Ref (spec §1.6): scaling the coordinates of the same mesh by rho with eps -> eps/rho and
+    the physical kappa fixed (sigma0 -> rho sigma0) leaves the physical cell, hence S_Ref, unchanged
+    (< 1e-9 relative)."""
+    seq = PGSE(5.0, 15.0)
+    kw = dict(q=float(seq.q_from_b(2.0)), direction=(0, 1), sequence=seq, dt=5.0 / 10, show_progress=False)
+    cell = cells.disk_cell(0.3, 0.1)
+    s1 = fine.ReferenceProblem(cell, DE, DC, KAPPA, eps=EPS).signal(**kw)
+    scaled = cells.scale_cell(cell, rho)  # the same mesh, coordinates scaled in place
+    s2 = fine.ReferenceProblem(scaled, DE, DC, KAPPA, eps=EPS / rho).signal(**kw)
+    assert abs(s2.signal - s1.signal) < 1e-9 * abs(s1.signal)
+    assert abs(s2.compartments["c"] - s1.compartments["c"]) < 1e-9 * abs(s1.signal)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # kappa = 0: restricted diffusion of a slab (independent cosine-series solution)
 
