@@ -159,22 +159,26 @@ class CellOperator:
         """Number of unknowns actually solved for (periodic DOFs)."""
         return self.A.getSize()[0]
 
-    def assemble_rhs(self, L) -> "PETSc.Vec":
-        """P^T b for a linear form (UFL or compiled), ghost contributions accumulated."""
+    def assemble_rhs(self, L) -> tuple["PETSc.Vec", float]:
+        """(P^T b, ||b||_1) for a linear form (UFL or compiled), ghost contributions accumulated. The norm is
+        of b before periodic gluing: the scale for the compatibility defect (a right-hand side that only
+        vanishes after gluing would otherwise be measured as noise over noise)."""
         t0 = time.perf_counter()
         Lf = L if isinstance(L, dolfinx.fem.Form) else dolfinx.fem.form(L, entity_maps=self.entity_maps)
         self.timings["rhs_jit"] += time.perf_counter() - t0
         b = dolfinx.fem.petsc.assemble_vector(Lf)
         b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        scale = b.norm(PETSc.NormType.NORM_1)
         if self.R is None:
-            return b
+            return b, scale
         b_red = self.R.restrict(b)
         b.destroy()
-        return b_red
+        return b_red, scale
 
-    def compatibility(self, b_red) -> list[float]:
-        """Defect of the kernel condition per constraint group (empty when the operator is invertible)."""
-        return self.solver.compatibility(b_red) if self.mean_zero else []
+    def compatibility(self, b_red, scale: float | None = None) -> list[float]:
+        """Defect |int_{Y_g} f| / scale of the kernel condition per constraint group (empty when the operator
+        is invertible)."""
+        return self.solver.compatibility(b_red, scale) if self.mean_zero else []
 
     def solve_vector(self, b_red, name: str = "u") -> "dolfinx.fem.Function":
         """Solve with an already reduced right-hand side; returns the prolonged Function."""
@@ -193,8 +197,8 @@ class CellOperator:
         """Solve every right-hand side of ``rhs`` with the existing factorization."""
         sols, compat = {}, {}
         for k, L in rhs.items():
-            b = self.assemble_rhs(L)
-            compat[k] = self.compatibility(b)
+            b, scale = self.assemble_rhs(L)
+            compat[k] = self.compatibility(b, scale)
             sols[k] = self.solve_vector(b, name=f"{self.name}[{k}]")
             b.destroy()
         return CellSolution(sols, compat, self.dofs, dict(self.timings))

@@ -175,9 +175,9 @@ class MeanZeroSolver:
     def timings(self) -> SolverTimings:
         return self.solver.timings
 
-    def compatibility(self, b: "PETSc.Vec") -> list[float]:
-        """|n_g^T b| / sum|b| per group: 0 for a compatible right-hand side."""
-        scale = max(b.norm(PETSc.NormType.NORM_1), 1e-300)
+    def compatibility(self, b: "PETSc.Vec", scale: float | None = None) -> list[float]:
+        """|n_g^T b| / scale per group (default scale: sum|b|): 0 for a compatible right-hand side."""
+        scale = max(b.norm(PETSc.NormType.NORM_1) if scale is None else scale, 1e-300)
         return [abs(n.dot(b)) / scale for n in self.n]
 
     def solve(self, b: "PETSc.Vec", x: "PETSc.Vec | None" = None) -> "PETSc.Vec":

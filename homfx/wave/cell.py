@@ -1,10 +1,10 @@
 """The cell-problem cascade χ_k → θ_ij → κ_ijk → ρ_ijkl of the long-time wave equation [P (2.12a-d); spec §4].
 
 Every level is a :class:`homfx.cellproblem.CellProblem` declaration (a few lines of UFL) with the SAME
-operator ``(a∇u, ∇w)_Y`` on W_per(Y). The engine's ``solve_cell_problem`` assembles and factors per call,
-and the right-hand sides of level n+1 depend on the solutions of level n, so the cascade is solved by a
-:class:`FactoredCellOperator` built once from the engine's pieces (``periodic_restriction`` +
-``MeanZeroSolver``): one assembly, one P^T A P, ONE factorization for all levels and all right-hand sides.
+operator ``(a∇u, ∇w)_Y`` on W_per(Y). The right-hand sides of level n+1 depend on the solutions of level
+n, so the cascade is solved by a
+:class:`FactoredCellOperator` (the engine's ``CellOperator``): one assembly, one P^T A P, ONE
+factorization for all levels and all right-hand sides.
 Every right-hand side's compatibility (mean of the RHS, |n^T b|/|b|_1) is measured and reported.
 
 Normalization: zero-mean χ and θ (⟨χ_k⟩ = 0 is mandatory, §4.7); ``chi_shift`` adds constants to χ before the
@@ -25,9 +25,7 @@ import numpy as np
 import ufl
 
 from homfx._stack import MPI, PETSc, dolfinx
-from homfx.cellproblem import CellProblem, _group_measures
-from homfx.periodic import periodic_restriction
-from homfx.solvers import MeanZeroSolver
+from homfx.cellproblem import CellOperator, CellProblem
 
 
 def _sorted_key(*idx):
@@ -39,31 +37,15 @@ def distinct_permutations(idx):
 
 
 class FactoredCellOperator:
-    """``(a∇u, ∇w)_Y`` on the periodic, mean-zero space: assembled, reduced and factored once; solves any
-    :class:`CellProblem` whose bilinear form is this operator (any number of right-hand sides, any level)."""
+    """``(a∇u, ∇w)_Y`` on the periodic, mean-zero space, factored once (the engine's
+    :class:`homfx.cellproblem.CellOperator`); solves any :class:`CellProblem` whose bilinear form is this
+    operator (any number of right-hand sides, any level), and counts the solves."""
 
     def __init__(self, a_form: ufl.Form, period, *, name: str = "wave cell operator", method: str = "lu"):
-        t0 = time.perf_counter()
         self.ufl_a = a_form
-        self.V = a_form.arguments()[1].ufl_function_space()
-        self.name = name
-        A = dolfinx.fem.petsc.assemble_matrix(dolfinx.fem.form(a_form))
-        A.assemble()
-        self.R = periodic_restriction(self.V, period)
-        self.A = self.R.reduce(A)
-        A.destroy()
-        forms, inds = _group_measures(self.V, True)
-        cs, ns = [], []
-        for f, ind in zip(forms, inds):
-            c = dolfinx.fem.petsc.assemble_vector(dolfinx.fem.form(f))
-            c.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-            n = self.R.restrict(ind.x.petsc_vec)
-            n.setArray((n.getArray(readonly=True) > 0).astype(float))
-            cs.append(self.R.restrict(c))
-            ns.append(n)
-        self.solver = MeanZeroSolver(self.A, cs, name, method=method, indicators=ns)
-        self.dofs = self.A.getSize()[0]
-        self.setup_seconds = time.perf_counter() - t0
+        self.op = CellOperator(CellProblem(a_form, {}, name=name, period=period), method=method)
+        self.name, self.V, self.dofs = name, self.op.V, self.op.dofs
+        self.setup_seconds = sum(self.op.timings[k] for k in ("jit", "assemble", "periodic", "factor"))
         self.num_factorizations = 1
         self.num_solves = 0
 
@@ -72,26 +54,9 @@ class FactoredCellOperator:
         Returns ({key: Function}, {key: compatibility defect |mean RHS| relative to |RHS|_1})."""
         if problem.a is not self.ufl_a:
             raise ValueError(f"{problem.name}: the cell problem's operator is not the factored operator")
-        sols, compat = {}, {}
-        x = self.A.createVecRight()
-        for key, L in problem.rhs.items():
-            b = dolfinx.fem.petsc.assemble_vector(dolfinx.fem.form(L))
-            b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-            b_red = self.R.restrict(b)
-            # |mean of the RHS| relative to |b|_1 of the unrestricted vector (a RHS that vanishes only after
-            # periodic gluing, e.g. χ_1 of a laminate in y_2, would otherwise report noise/noise)
-            scale = max(b.norm(PETSc.NormType.NORM_1), 1e-300)
-            compat[key] = float(self.solver.compatibility(b_red)[0] * b_red.norm(PETSc.NormType.NORM_1) / scale)
-            self.solver.solve(b_red, x)
-            u = dolfinx.fem.Function(self.V, name=f"{problem.name}{list(key) if isinstance(key, tuple) else key}")
-            self.R.prolong(x, u.x.petsc_vec)
-            u.x.scatter_forward()
-            sols[key] = u
-            b.destroy()
-            b_red.destroy()
-            self.num_solves += 1
-        x.destroy()
-        return sols, compat
+        sol = self.op.solve(problem.rhs)
+        self.num_solves += len(problem.rhs)
+        return sol.solutions, {k: float(v[0]) for k, v in sol.compatibility.items()}
 
 
 @dataclass
