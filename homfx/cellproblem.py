@@ -159,12 +159,14 @@ class CellOperator:
         """Number of unknowns actually solved for (periodic DOFs)."""
         return self.A.getSize()[0]
 
-    def assemble_rhs(self, L) -> tuple["PETSc.Vec", float]:
+    def assemble_rhs(self, L, entity_maps=None) -> tuple["PETSc.Vec", float]:
         """(P^T b, ||b||_1) for a linear form (UFL or compiled), ghost contributions accumulated. The norm is
         of b before periodic gluing: the scale for the compatibility defect (a right-hand side that only
-        vanishes after gluing would otherwise be measured as noise over noise)."""
+        vanishes after gluing would otherwise be measured as noise over noise). ``entity_maps`` overrides
+        the operator's (a right-hand side may couple to another submesh)."""
         t0 = time.perf_counter()
-        Lf = L if isinstance(L, dolfinx.fem.Form) else dolfinx.fem.form(L, entity_maps=self.entity_maps)
+        em = self.entity_maps if entity_maps is None else list(entity_maps)
+        Lf = L if isinstance(L, dolfinx.fem.Form) else dolfinx.fem.form(L, entity_maps=em)
         self.timings["rhs_jit"] += time.perf_counter() - t0
         b = dolfinx.fem.petsc.assemble_vector(Lf)
         b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)

@@ -33,11 +33,9 @@ import numpy as np
 import ufl
 
 from homfx._stack import PETSc, dolfinx
-from homfx.cellproblem import CellProblem, CellSolution, _group_measures
+from homfx.cellproblem import CellOperator, CellProblem, CellSolution
 from homfx.dmri.cells import check_compartments, interface_dS
 from homfx.geometry import INCLUSION_TAG0, CellMesh, sub_cell
-from homfx.periodic import periodic_restriction
-from homfx.solvers import MeanZeroSolver
 
 SIGN = {"e": 1.0, "c": -1.0}
 COMPATIBILITY_TOL = 1e-10
@@ -230,102 +228,51 @@ def cell_problem(comp: Compartment, a: ufl.Form, rhs_terms: dict, name: str) -> 
 
 
 class SharedFactorization:
-    """Assemble, reduce and factor the operator of a CellProblem once; solve the right-hand sides of any
-    CellProblem declared with the same bilinear form object (staged solves: omega, then chi/phi).
-
-    This is :func:`homfx.cellproblem.solve_cell_problem` with the factorization kept (the engine's function
-    factors once per call)."""
+    """The engine's :class:`homfx.cellproblem.CellOperator` (assembled, reduced and factored once) with the
+    dMRI compatibility check: solves the right-hand sides of any CellProblem declared with the same bilinear
+    form object (staged solves: omega and psi, then chi and phi), checking the corrected (A.1) first."""
 
     def __init__(self, problem: CellProblem, method: str = "lu"):
-        t0 = time.perf_counter()
         self.a = problem.a
-        self.V = problem.space
-        self.em = list(problem.entity_maps) if problem.entity_maps else None
-        A = dolfinx.fem.petsc.assemble_matrix(dolfinx.fem.form(problem.a, entity_maps=self.em))
-        A.assemble()
-        self.A = A
-        self.R = None
-        if problem.period is not None:
-            self.R = periodic_restriction(self.V, problem.period, axes=problem.periodic_axes, origin=problem.origin)
-            A_red = self.R.reduce(A)
-        else:
-            A_red = A
-        self.A_red = A_red
-        forms, inds = _group_measures(self.V, problem.mean_zero)
-        cs, ns = [], []
-        for f, ind in zip(forms, inds):
-            c = dolfinx.fem.petsc.assemble_vector(dolfinx.fem.form(f))
-            c.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-            n = ind.x.petsc_vec.copy()
-            if self.R is not None:
-                c, n_red = self.R.restrict(c), self.R.restrict(n)
-                n_red.setArray((n_red.getArray(readonly=True) > 0).astype(float))
-                n = n_red
-            cs.append(c)
-            ns.append(n)
-        self.solver = MeanZeroSolver(A_red, cs, problem.name, method=method, indicators=ns)
-        self.setup_seconds = time.perf_counter() - t0
+        self.op = CellOperator(problem, method=method)
+        self.V = self.op.V
+        self.setup_seconds = sum(self.op.timings[k] for k in ("jit", "assemble", "periodic", "factor"))
         self.num_factorizations = 1
 
     @property
     def dofs(self) -> int:
-        return self.A_red.getSize()[0]
+        return self.op.dofs
 
-    def _assemble(self, L):
-        b = dolfinx.fem.petsc.assemble_vector(dolfinx.fem.form(L, entity_maps=self.em))
-        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-        if self.R is None:
-            return b
-        b_red = self.R.restrict(b)
-        b.destroy()
-        return b_red
-
-    def compatibility(self, b_red, terms=()) -> list:
-        """Corrected (A.1), discrete: |n_g^T b| / (sum over the terms of ||b_term||_1), per kernel piece g."""
-        scale = max(b_red.norm(PETSc.NormType.NORM_1), 1e-300)
+    def compatibility(self, b_red, terms=(), entity_maps=None) -> list:
+        """Corrected (A.1), discrete: |n_g^T b| / (sum over the terms of ||b_term||_1), per kernel piece g
+        (the terms' sizes, because a right-hand side can vanish identically, e.g. phi^c)."""
+        scale = None
         if terms:
             scale = 0.0
             for t in terms:
-                bt = self._assemble(t)
-                scale += bt.norm(PETSc.NormType.NORM_1)
+                bt, s_t = self.op.assemble_rhs(t, entity_maps)
+                scale += s_t
                 bt.destroy()
-            scale = max(scale, 1e-300)
-        return [abs(n.dot(b_red)) / scale for n in self.solver.n]
+        return self.op.compatibility(b_red, scale)
 
     def solve(self, problem: CellProblem) -> CellSolution:
         """Solve every right-hand side of ``problem`` with the kept factorization; check (A.1) first."""
         if problem.a is not self.a:
             raise ValueError(f"{problem.name}: declared with another bilinear form than the factored one")
         t0 = time.perf_counter()
-        em_saved = self.em
-        if problem.entity_maps:
-            self.em = list(problem.entity_maps)  # rhs may couple to the other compartment (appendix N)
-        try:
-            return self._solve(problem, t0)
-        finally:
-            self.em = em_saved
-
-    def _solve(self, problem, t0):
+        em = problem.entity_maps or None  # rhs may couple to the other compartment (appendix N)
         terms = getattr(problem, "terms", {})
         sols, compat = {}, {}
-        x = self.A_red.createVecRight()
         for k, L in problem.rhs.items():
-            b_red = self._assemble(L)
-            compat[k] = self.compatibility(b_red, terms.get(k, ()))
-            if max(compat[k]) > COMPATIBILITY_TOL:
+            b_red, scale = self.op.assemble_rhs(L, em)
+            compat[k] = self.compatibility(b_red, terms.get(k, ()), em) if k in terms else \
+                self.op.compatibility(b_red, scale)
+            if max(compat[k], default=0.0) > COMPATIBILITY_TOL:
                 raise CompatibilityError(
                     f"{problem.name}[{k}]: right-hand side incompatible with the pure-Neumann kernel "
                     f"(corrected (A.1)): defect per piece {np.array(compat[k]).tolist()} > {COMPATIBILITY_TOL}")
-            self.solver.solve(b_red, x)
-            u = dolfinx.fem.Function(self.V, name=_fname(k))
-            if self.R is not None:
-                self.R.prolong(x, u.x.petsc_vec)
-            else:
-                x.copy(u.x.petsc_vec)
-            u.x.scatter_forward()
-            sols[k] = u
+            sols[k] = self.op.solve_vector(b_red, name=_fname(k))
             b_red.destroy()
-        x.destroy()
         return CellSolution(sols, compat, self.dofs, {"solve": time.perf_counter() - t0})
 
 
