@@ -3,7 +3,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 MPIRUN  := $(VENV)/bin/mpirun
 NP      ?= 2
-DEMO    ?= demos/elliptic_homogenization.py
+DEMO    ?= demos/dmri_homogenized.py
 export OMP_NUM_THREADS ?= 1
 
 .PHONY: venv demo test test-serial test-mpi bench reproduce clean
