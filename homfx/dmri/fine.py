@@ -164,12 +164,14 @@ class SignalResult:
     resumed_from_step: int = 0
     times: np.ndarray = field(default_factory=lambda: np.zeros(0))
     norms: np.ndarray = field(default_factory=lambda: np.zeros(0))  # ||U(t)||_M at step ends
+    krylov_iterations: int = 0  # GMRES iterations of the pulse steps (refactor_every > 1)
 
     def to_json(self) -> dict:
         return {"signal": self.signal.real, "signal_imag": self.signal.imag,
                 "signal_compartments": {k: v.real for k, v in self.compartments.items()},
                 "q": self.q, "b": self.b, "direction": list(self.direction), "steps": self.steps,
-                "factorizations": self.factorizations, "seconds": self.seconds,
+                "factorizations": self.factorizations, "krylov_iterations": self.krylov_iterations,
+                "seconds": self.seconds,
                 "resumed_from_step": self.resumed_from_step}
 
 
@@ -371,7 +373,7 @@ class ReferenceProblem:
                dt_gap: float | None = None, stages: int = 3, checkpoint: str | Path | None = None,
                checkpoint_dir: str | Path | None = None, checkpoint_every: float = 60.0, callback: Callable[[int, float], None] | None = None,
                show_progress: bool = True, max_phase_per_element: float = 1.0,
-               initial: dict | None = None) -> SignalResult:
+               initial: dict | None = None, refactor_every: int = 1) -> SignalResult:
         """Integrate M U' + A(t) U = 0 from U(0) = 1 to T_E; return the signal.
 
         ``dt``: largest step in the pulses (must not exceed a pulse), ``dt_gap``: where f = 0 (default dt).
@@ -381,6 +383,9 @@ class ReferenceProblem:
         ``checkpoint_dir``: the same with the file name made from the hash of the run's parameters.
         ``callback(step, t)`` is called after every step (e.g. to stop a run in tests).
         ``initial``: {compartment: constant} initial magnetization (default 1 everywhere, M_init = 1).
+        ``refactor_every``: 1 = one LU per pulse step (default); k > 1 = GMRES (rtol 1e-13) on the pulse
+        stage system preconditioned by the LU of a pulse operator at most k - 1 steps old (about 2x faster
+        for k ~ 8; the signal changes by ~1e-13).
         """
         t_start = time.perf_counter()
         n, grid = self.validate_run(q=q, direction=direction, sequence=sequence, dt=dt, dt_gap=dt_gap,
@@ -414,7 +419,9 @@ class ReferenceProblem:
         if show_progress:
             from homfx.progress import progress
             bar = progress(total=len(grid), desc=f"Ref q={q:.4g}", initial=start)
-        stepper = _RadauStepper(self, parts, A_rk, c_rk)
+        if not (isinstance(refactor_every, (int, np.integer)) and refactor_every >= 1):
+            raise ValueError(f"--refactor-every must be an integer >= 1, got {refactor_every!r}")
+        stepper = _RadauStepper(self, parts, A_rk, c_rk, refactor_every=refactor_every)
         try:
             for k in range(start, len(grid)):
                 t0, h, iseg = grid.steps[k]
@@ -445,7 +452,8 @@ class ReferenceProblem:
                            compartments={a: [v.real, v.imag] for a, v in comp.items()},
                            times=times, norms=norms))
         return SignalResult(s, comp, q, tuple(float(v) for v in n), b, len(grid), stepper.factorizations,
-                            time.perf_counter() - t_start, start, np.asarray(times), np.asarray(norms))
+                            time.perf_counter() - t_start, start, np.asarray(times), np.asarray(norms),
+                            stepper.krylov_iterations)
 
     def validate_run(self, *, q, direction, sequence, dt, dt_gap=None, stages=3,
                      max_phase_per_element: float = 1.0):
@@ -499,11 +507,16 @@ class _RadauStepper:
 
     The s x s block stage matrix is a MatNest of reduced blocks converted to AIJ (one per distinct
     operator): the constant-F operator of a gap is cached by (h, F); the pulse operator is updated in
-    place and refactored numerically each step."""
+    place and refactored each step (``refactor_every = 1``), or, with ``refactor_every = k > 1``, solved
+    by GMRES (relative residual 1e-13) preconditioned with the LU of the pulse operator of up to k - 1
+    steps before (spec §1.8: "the LU of a nearby step as preconditioner"), refactored every k steps."""
 
-    def __init__(self, prob: ReferenceProblem, parts, A_rk, c_rk):
+    def __init__(self, prob: ReferenceProblem, parts, A_rk, c_rk, refactor_every: int = 1):
         self.prob, self.parts, self.A_rk, self.c_rk = prob, parts, A_rk, c_rk
         self.s = len(c_rk)
+        self.refactor_every = int(refactor_every)
+        self._since_factor = 0
+        self.krylov_iterations = 0
         self.M = prob.reduced["M"]
         self.cache: dict = {}  # key -> (nest blocks, nest, aij, solver)
         self.varying = None
@@ -534,7 +547,7 @@ class _RadauStepper:
             A.destroy()
         return blocks
 
-    def _new_system(self, h, Fs, name):
+    def _new_system(self, h, Fs, name, lagged=False):
         blocks = self._blocks(h, Fs)
         if self.s == 1:
             K = blocks[0][0]
@@ -542,7 +555,15 @@ class _RadauStepper:
         else:
             nest = PETSc.Mat().createNest(blocks, comm=self.M.comm)
             K = nest.convert("aij", PETSc.Mat())
-        solver = LinearSolver(K, name, method="lu")
+        if lagged:  # GMRES on K, preconditioned by the LU of a copy of K refreshed every k steps
+            P = K.copy()
+            solver = LinearSolver(P, name, method="gmres", rtol=1e-13, max_it=200,
+                                  options={"pc_type": "lu", "pc_factor_mat_solver_type": "mumps",
+                                           "ksp_gmres_restart": 60})
+            solver.ksp.setOperators(K, P)
+            solver.pc_matrix = P
+        else:
+            solver = LinearSolver(K, name, method="lu")
         self.factorizations += 1
         if self._rhs is None:
             self._rhs, self._sol = K.createVecRight(), K.createVecRight()
@@ -562,10 +583,22 @@ class _RadauStepper:
             if key not in self.cache:
                 self.cache[key] = self._new_system(h, Fs, "Bloch-Torrey stage system (gap)")
             return self.cache[key]
+        lagged = self.refactor_every > 1
         if self.varying is None:
-            self.varying = self._new_system(h, Fs, "Bloch-Torrey stage system (pulse)")
-        else:
+            self.varying = self._new_system(h, Fs, "Bloch-Torrey stage system (pulse)", lagged=lagged)
+            self._since_factor = 0
+        elif not lagged:
             self._update_system(self.varying, h, Fs)
+        else:
+            blocks, nest, K, solver = self.varying
+            self._blocks(h, Fs, blocks)
+            if nest is not None:
+                nest.convert("aij", K)
+            self._since_factor += 1
+            if self._since_factor >= self.refactor_every:  # refresh the preconditioner's LU
+                K.copy(solver.pc_matrix, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
+                self.factorizations += 1
+                self._since_factor = 0
         return self.varying
 
     def step(self, y, h, Fs, constant):
@@ -574,12 +607,16 @@ class _RadauStepper:
         self.M.mult(y, self._My)
         if self.s == 1:
             solver.solve(self._My, y)
+            if solver.method != "lu":
+                self.krylov_iterations += solver.iterations
             return
         for i in range(self.s):
             sub = self._rhs.getSubVector(self._iss[i])
             self._My.copy(sub)
             self._rhs.restoreSubVector(self._iss[i], sub)
         solver.solve(self._rhs, self._sol)
+        if solver.method != "lu":
+            self.krylov_iterations += solver.iterations
         sub = self._sol.getSubVector(self._iss[self.s - 1])
         sub.copy(y)
         self._sol.restoreSubVector(self._iss[self.s - 1], sub)
@@ -588,6 +625,8 @@ class _RadauStepper:
         entries = list(self.cache.values()) + ([self.varying] if self.varying else [])
         for blocks, nest, K, solver in entries:
             solver.destroy()
+            if getattr(solver, "pc_matrix", None) is not None:
+                solver.pc_matrix.destroy()
             if nest is not None:
                 nest.destroy()
                 K.destroy()
@@ -717,7 +756,7 @@ def split_comm(comm, n_items: int):
 def run_ensemble(make_cell: Callable, params: dict, items: list, sequence: Sequence, *, dt: float,
                  dt_gap: float | None = None, stages: int = 3, comm=None,
                  checkpoint_dir: str | Path | None = None, checkpoint_every: float = 60.0,
-                 show_progress: bool = True) -> EnsembleResult:
+                 show_progress: bool = True, refactor_every: int = 1) -> EnsembleResult:
     """Signals for a list of items (:class:`RefItem` or (q, direction) pairs). The ranks of ``comm`` are
     split into min(size, len(items)) groups; each group meshes the cell on its sub-communicator
     (``make_cell(subcomm)``, deterministic, so every group has the same mesh) and solves items
@@ -741,7 +780,7 @@ def run_ensemble(make_cell: Callable, params: dict, items: list, sequence: Seque
         prob = base.rescaled(eps=it.eps, kappa=it.kappa)
         res = prob.signal(q=it.q, direction=it.direction, sequence=sequence, dt=dt, dt_gap=dt_gap,
                           stages=stages, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
-                          show_progress=show_progress and color == 0)
+                          show_progress=show_progress and color == 0, refactor_every=refactor_every)
         res.times = res.norms = np.zeros(0)
         mine[i] = res
     gathered = comm.allgather(mine if sub.rank == 0 else {})
