@@ -537,7 +537,8 @@ def _plot(fig_name: str, data: dict):
         axes[0][1].set_title("larger eigenvalue [1/s]")
         axes[-1][0].set_xlabel("t [ms]")
         axes[-1][1].set_xlabel("t [ms]")
-    fig.suptitle(f"Kchaou & Li (2023), {fig_name}: Ref (fine scale), R0, R2", fontsize=10)
+    what = "eigenvalues of A_R2(q, t), 4-cell geometry" if fig_name == "fig9" else "Ref (fine scale), R0, R2"
+    fig.suptitle(f"Kchaou & Li (2023), {fig_name}: {what}", fontsize=10)
     fig.tight_layout()
     return fig
 
