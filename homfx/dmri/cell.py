@@ -324,13 +324,18 @@ def compartment_matrices(comp: Compartment) -> CompartmentMatrices:
     em = [comp.emap]
     dxa = comp.dxa()
 
+    forms = [dolfinx.fem.form(f, entity_maps=em) for f in [u * v * dxa] + [u.dx(i) * v * dxa for i in range(comp.dim)]]
+    pattern = dolfinx.fem.petsc.create_matrix(forms[0])  # one sparsity pattern for all (same space pair)
+
     def mat(form):
-        A = dolfinx.fem.petsc.assemble_matrix(dolfinx.fem.form(form, entity_maps=em))
+        A = pattern.duplicate()
+        A.zeroEntries()
+        dolfinx.fem.petsc.assemble_matrix(A, form)
         A.assemble()
         return A
 
-    M = mat(u * v * dxa)
-    N = [mat(u.dx(i) * v * dxa) for i in range(comp.dim)]
+    M, *N = [mat(f) for f in forms]
+    pattern.destroy()
     one = dolfinx.fem.Function(comp.V)
     one.x.array[:] = 1.0
     g = dolfinx.fem.petsc.assemble_vector(dolfinx.fem.form(
