@@ -48,7 +48,8 @@ def add_parsers(sub):
     p.add_argument("--cell", choices=["disk", "cells4", "slab", "sphere"], default="disk",
                    help="disk: one centred disk; cells4: four equal disks (Fig. 8); slab: a strip compartment "
                    "of width --width * L normal to e1; sphere: one centred sphere (3D, give a 3D --direction)")
-    p.add_argument("--radius", type=float, default=None, help="disk/sphere radius in cell units (default 0.2; cells4 0.15; sphere 0.3)")
+    p.add_argument("--radius", type=float, default=None,
+                   help="disk/sphere radius in cell units (default 0.2; cells4 0.15; sphere 0.3)")
     p.add_argument("--width", type=float, default=0.5, help="slab: strip width as a fraction of the cell")
     p.add_argument("--h", type=float, default=0.04, help="mesh size in cell units")
     p.add_argument("--cell-size", type=float, required=True, help="physical side of the cell [µm]")

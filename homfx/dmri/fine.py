@@ -221,8 +221,9 @@ class ReferenceProblem:
         self.block_names = [f"{p}_{a}" for p in ("re", "im") for a in self.compartments]
         W = ufl.MixedFunctionSpace(*self.block_spaces)
         U, V = ufl.TrialFunctions(W), ufl.TestFunctions(W)
-        uR, uI = {a: U[i] for i, a in enumerate(self.compartments)}, {a: U[nc + i] for i, a in enumerate(self.compartments)}
-        vR, vI = {a: V[i] for i, a in enumerate(self.compartments)}, {a: V[nc + i] for i, a in enumerate(self.compartments)}
+        comps = list(enumerate(self.compartments))
+        uR, uI = {a: U[i] for i, a in comps}, {a: U[nc + i] for i, a in comps}
+        vR, vI = {a: V[i] for i, a in comps}, {a: V[nc + i] for i, a in comps}
         dx = ufl.Measure("dx", domain=msh, subdomain_data=cell.cell_tags)
         D = {"e": self.De, "c": self.Dc}
         dxa = {a: dx(tags[a]) for a in self.compartments}
@@ -371,7 +372,8 @@ class ReferenceProblem:
 
     def signal(self, *, q: float, direction, sequence: Sequence, dt: float,
                dt_gap: float | None = None, stages: int = 3, checkpoint: str | Path | None = None,
-               checkpoint_dir: str | Path | None = None, checkpoint_every: float = 60.0, callback: Callable[[int, float], None] | None = None,
+               checkpoint_dir: str | Path | None = None, checkpoint_every: float = 60.0,
+               callback: Callable[[int, float], None] | None = None,
                show_progress: bool = True, max_phase_per_element: float = 1.0,
                initial: dict | None = None, refactor_every: int = 1) -> SignalResult:
         """Integrate M U' + A(t) U = 0 from U(0) = 1 to T_E; return the signal.
@@ -473,7 +475,8 @@ class ReferenceProblem:
     def _run_key(self, q, n, sequence, grid, stages, initial) -> str:
         data = dict(De=self.De, Dc=self.Dc, kappa=self.kappa, eps=self.eps, q=q, n=[float(v) for v in n],
                     sequence=sequence_fingerprint(sequence), steps=len(grid), h=[s[1] for s in grid.steps[:1]],
-                    stages=stages, initial=sorted((initial or {}).items()), dofs=self.num_dofs, lengths=list(self.cell.lengths),
+                    stages=stages, initial=sorted((initial or {}).items()), dofs=self.num_dofs,
+                    lengths=list(self.cell.lengths),
                     volumes={a: round(float(v), 9) for a, v in self.compartment_volumes.items()})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
