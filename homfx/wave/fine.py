@@ -33,6 +33,16 @@ from homfx.wave.fourier import PeriodicBox
 
 
 # ---------------------------------------------------------------------------------------------- checks
+def sync_petsc_garbage(comm) -> None:
+    """Collect Python garbage and destroy the PETSc objects it released, collectively. petsc4py defers the
+    (collective) destruction of parallel objects; if one rank has garbage-collected more objects than the other
+    (e.g. rank 0 after rendering a picture), the next PETSc object creation can deadlock. Call on all ranks."""
+    import gc
+
+    gc.collect()
+    PETSc.garbage_cleanup(comm)
+
+
 def check_eps(eps: float) -> float:
     if not np.isfinite(eps) or eps <= 0:
         raise ValueError(f"eps must be > 0 (the period of the fine-scale coefficient), got {eps}")
@@ -105,6 +115,7 @@ class FineWaveSolver:
         from homfx.periodic import periodic_restriction
 
         self.eps = check_eps(eps)
+        sync_petsc_garbage(mesh.comm)
         self.L = [float(v) for v in half_lengths]
         d = mesh.geometry.dim
         if len(self.L) != d:
@@ -152,6 +163,9 @@ class FineWaveSolver:
         self.num_dofs = self.pr.num_reduced
         self._lam_max = None
         self._u_fun = dolfinx.fem.Function(self.V, name="u")
+        self._work = dolfinx.fem.Function(self.V, name="work")
+        # create the PETSc wrappers now, on all ranks at the same point (they are collective)
+        self._u_fun.x.petsc_vec, self._work.x.petsc_vec
         self._mult = self.pr.multiplicity()
 
     @property
@@ -205,7 +219,7 @@ class FineWaveSolver:
         if g is None:
             r.set(0.0)
             return r
-        f = dolfinx.fem.Function(self.V)
+        f = self._work
         f.interpolate(g)
         f.x.scatter_forward()
         self.pr.P.multTranspose(f.x.petsc_vec, r)
