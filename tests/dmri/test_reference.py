@@ -12,7 +12,7 @@ import scipy.linalg as sla
 
 from homfx._stack import MPI, PETSc
 from homfx.dmri import cells, fine
-from homfx.dmri.sequences import PGSE
+from homfx.dmri.sequences import PGSE, CosOGSE, DoublePGSE
 from homfx.periodic import periodic_restriction
 
 DE, DC, KAPPA, EPS = 3.0, 1.7, 0.05, 10.0
@@ -124,14 +124,16 @@ def test_exchange_conserves_mass_and_equilibrates(disk):
     assert abs(r_long.signal - eta_c) < 1e-12
 
 
-def test_free_diffusion_box_is_exp_minus_bD():
-    """AC6: a box without inclusion gives S = exp(-b D_e) to 1e-9, with |Im S| <= 1e-10."""
+@pytest.mark.parametrize("seq", [PGSE(5.0, 15.0), DoublePGSE(5.0, 10.0, 2.0), CosOGSE(10.0, 15.0, 1)],
+                         ids=["pgse", "double-pgse", "cos-ogse"])
+def test_free_diffusion_box_is_exp_minus_bD(seq):
+    """AC6: a box without inclusion gives S = exp(-b D_e) to 1e-9, with |Im S| <= 1e-10 — for PGSE and
+    for any other sequence (double PGSE, cosine OGSE with its sinusoidal F(t))."""
     from homfx.geometry import structured_cell
 
-    cell = structured_cell(2, 6)
+    cell = structured_cell(2, 8)
     p = fine.ReferenceProblem(cell, DE, DC, KAPPA, eps=EPS)
     assert p.compartments == ["e"]
-    seq = PGSE(5.0, 15.0)
     for b in (0.5, 2.0):
         r = p.signal(q=float(seq.q_from_b(b)), direction=(1, 1), sequence=seq, dt=5.0 / 40,
                      show_progress=False)
@@ -139,9 +141,11 @@ def test_free_diffusion_box_is_exp_minus_bD():
         assert abs(r.signal.imag) < 1e-10
 
 
-def test_signal_real_passive_and_bounded(disk):
-    """AC6: |Im S_Ref| <= 1e-10 for PGSE, ||U(t)||_M non-increasing, 0 < S < 1, S = S_e + S_c."""
-    seq = PGSE(5.0, 15.0)
+@pytest.mark.parametrize("seq", [PGSE(5.0, 15.0), DoublePGSE(5.0, 10.0, 2.0), CosOGSE(10.0, 15.0, 1)],
+                         ids=["pgse", "double-pgse", "cos-ogse"])
+def test_signal_real_passive_and_bounded(disk, seq):
+    """AC6: |Im S_Ref| <= 1e-10 (PGSE, and the other sequences with f(T_E - t) = -f(t)), ||U(t)||_M
+    non-increasing, 0 < S < 1, S = S_e + S_c."""
     r = disk.signal(q=float(seq.q_from_b(2.0)), direction=(0.6, 0.8), sequence=seq, dt=5.0 / 20,
                     show_progress=False)
     assert abs(r.signal.imag) < 1e-10
