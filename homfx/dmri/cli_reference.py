@@ -346,6 +346,30 @@ def check_ac9(data: dict, full: bool = True) -> list[Check]:
     return checks
 
 
+def check_ac7(run: Runner, data: dict) -> list[Check]:
+    """AC7 in the fig5 setting: halving the time step at the smallest eps changes S_Ref by <= 1e-10 and by
+    less than 1% of |S_Ref - S_R2| (spec §1.8)."""
+    from dataclasses import replace
+
+    from homfx.dmri import fine
+
+    p = data["pairs"][0]
+    k = int(np.argmin(data["eps"]))
+    e = data["eps"][k]
+    sigma0 = data["sigma0_mm_per_s"]
+    q = float(run.sequence(p["Delta_ms"]).q_from_b(p["b"]))
+    fine_run = replace(run, steps_per_pulse=2 * run.steps_per_pulse)
+    ref2, _ = fine_run.reference("disk", data["radius"], p["Delta_ms"],
+                                 [fine.RefItem(q, DIRECTION, eps=e, kappa=sigma0 * e)])
+    change = abs(ref2[0] - p["Ref"][k])
+    data["ac7"] = {"eps": e, "Delta_ms": p["Delta_ms"], "b": p["b"], "S_half_step": ref2[0], "change": change}
+    tag = (f"(eps={e:g}, Delta={p['Delta_ms']:g}, b={p['b']:g}, "
+           f"{run.steps_per_pulse} -> {2 * run.steps_per_pulse} steps/pulse)")
+    return [Check(f"AC7 step halving changes S_Ref by <= 1e-10 {tag}", change <= 1e-10, f"{change:.2e}"),
+            Check(f"AC7 step halving change < 1% of |S_Ref - S_R2| {tag}", change < 0.01 * p["err_R2"][k],
+                  f"{change:.2e} < {0.01 * p['err_R2'][k]:.2e}")]
+
+
 def b_sweep(run: Runner, cell_kind: str, radius: float, cell_size_um: float, panels, b_values) -> dict:
     """E6/E8: S(b) of Ref, R0, R2 for panels (kappa [m/s], Delta [ms]) of one cell."""
     from homfx.dmri import fine
@@ -579,7 +603,7 @@ def reproduce(figure: str, *, h: float | None = None, steps_per_pulse: int | Non
         checks = check_ac9(data, full=False)
     elif figure == "fig5":
         data = eps_sweep(run, E5_PAIRS, EPS_VALUES)
-        checks = check_ac9(data)
+        checks = check_ac9(data) + check_ac7(run, data)
     elif figure == "fig6":
         data = b_sweep(run, "disk", 0.4, 10.0, E6_PANELS, list(np.arange(0, 4000 + 1e-9, b_step or 250.0)))
         checks = check_ac10(data)
