@@ -314,8 +314,8 @@ class ReferenceProblem:
             vecs = []
             for bb, Vb in enumerate(self.block_spaces):
                 if bb == b:
-                    L = dolfinx.fem.form(v[b] * self._measures[a], entity_maps=self.entity_maps)
-                    w = dolfinx.fem.petsc.assemble_vector(L)
+                    form = dolfinx.fem.form(v[b] * self._measures[a], entity_maps=self.entity_maps)
+                    w = dolfinx.fem.petsc.assemble_vector(form)
                     w.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
                     vecs.append(w.getArray()[: owned[bb]].copy())
                     w.destroy()
@@ -391,7 +391,8 @@ class ReferenceProblem:
         """
         t_start = time.perf_counter()
         n, grid = self.validate_run(q=q, direction=direction, sequence=sequence, dt=dt, dt_gap=dt_gap,
-                                    stages=stages, max_phase_per_element=max_phase_per_element)
+                                    stages=stages, max_phase_per_element=max_phase_per_element,
+                                    refactor_every=refactor_every)
         b = q * q * sequence.integral_F2()
         key = self._run_key(q, n, sequence, grid, stages, initial)
         if checkpoint is None and checkpoint_dir is not None:
@@ -421,8 +422,6 @@ class ReferenceProblem:
         if show_progress:
             from homfx.progress import progress
             bar = progress(total=len(grid), desc=f"Ref q={q:.4g}", initial=start)
-        if not (isinstance(refactor_every, (int, np.integer)) and refactor_every >= 1):
-            raise ValueError(f"--refactor-every must be an integer >= 1, got {refactor_every!r}")
         stepper = _RadauStepper(self, parts, A_rk, c_rk, refactor_every=refactor_every)
         try:
             for k in range(start, len(grid)):
@@ -458,10 +457,12 @@ class ReferenceProblem:
                             stepper.krylov_iterations)
 
     def validate_run(self, *, q, direction, sequence, dt, dt_gap=None, stages=3,
-                     max_phase_per_element: float = 1.0):
+                     max_phase_per_element: float = 1.0, refactor_every: int = 1):
         """Check a run's input (ValueError naming the parameter); returns (unit direction, time grid)."""
         n = _unit_direction(direction, self.dim)
         q_ok(q)
+        if not (isinstance(refactor_every, (int, np.integer)) and refactor_every >= 1):
+            raise ValueError(f"--refactor-every must be an integer >= 1, got {refactor_every!r}")
         if stages not in RADAU_IIA:
             raise ValueError(f"--stages must be 1, 2 or 3 (Radau IIA), got {stages}")
         phase = self.phase_per_element(q, sequence)
@@ -776,7 +777,8 @@ def run_ensemble(make_cell: Callable, params: dict, items: list, sequence: Seque
     base = ReferenceProblem(make_cell(sub), **params)
     for it in items:  # every group checks every item (same mesh): all raise together, none hangs
         base.rescaled(eps=it.eps, kappa=it.kappa).validate_run(
-            q=it.q, direction=it.direction, sequence=sequence, dt=dt, dt_gap=dt_gap, stages=stages)
+            q=it.q, direction=it.direction, sequence=sequence, dt=dt, dt_gap=dt_gap, stages=stages,
+            refactor_every=refactor_every)
     mine = {}
     for i in range(color, len(items), groups):
         it = items[i]
