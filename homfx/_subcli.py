@@ -18,3 +18,14 @@ def add_group(sub, name: str, help: str, modules: tuple[str, ...], aliases=()):
             raise
         mod.add_parsers(group)
     return p
+
+
+def comma_floats(text: str, name: str) -> list[float]:
+    """Parse a command-line list such as ``0,500,1000``; errors name the option (``--name``)."""
+    try:
+        vals = [float(x) for x in text.replace(" ", "").split(",") if x != ""]
+    except ValueError:
+        raise ValueError(f"--{name} must be a comma-separated list of numbers, got {text!r}") from None
+    if not vals:
+        raise ValueError(f"--{name} must not be empty")
+    return vals

@@ -9,17 +9,11 @@ import warnings
 
 import numpy as np
 
+from homfx._subcli import comma_floats
 from homfx.io import write_json
 
 
-def _floats(text: str, name: str) -> list[float]:
-    try:
-        vals = [float(x) for x in text.replace(" ", "").split(",") if x != ""]
-    except ValueError:
-        raise ValueError(f"--{name} must be a comma-separated list of numbers, got {text!r}") from None
-    if not vals:
-        raise ValueError(f"--{name} must not be empty")
-    return vals
+_floats = comma_floats
 
 
 def read_waveform(path):
