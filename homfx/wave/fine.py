@@ -39,6 +39,8 @@ def sync_petsc_garbage(comm) -> None:
     (e.g. rank 0 after rendering a picture), the next PETSc object creation can deadlock. Call on all ranks."""
     import gc
 
+    if comm.size == 1:  # a rank-local collection could destroy objects of a larger communicator
+        return
     gc.collect()
     PETSc.garbage_cleanup(comm)
 
@@ -130,6 +132,10 @@ class FineWaveSolver:
                              "use mass='consistent'")
         self.mesh, self.comm, self.degree, self.mass_kind, self.name = mesh, mesh.comm, degree, mass, name
         self.V = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
+        self._u_fun = dolfinx.fem.Function(self.V, name="u")
+        self._work = dolfinx.fem.Function(self.V, name="work")
+        # create the PETSc wrappers now, on all ranks at the same point (they are collective)
+        self._u_fun.x.petsc_vec, self._work.x.petsc_vec
         qd = quadrature_degree if quadrature_degree is not None else 2 * degree + 4  # spec §8.5
         self.dx = ufl.Measure("dx", domain=mesh, metadata={"quadrature_degree": qd})
         x = ufl.SpatialCoordinate(mesh)
@@ -162,11 +168,15 @@ class FineWaveSolver:
         self.setup_seconds = time.perf_counter() - t0
         self.num_dofs = self.pr.num_reduced
         self._lam_max = None
-        self._u_fun = dolfinx.fem.Function(self.V, name="u")
-        self._work = dolfinx.fem.Function(self.V, name="work")
-        # create the PETSc wrappers now, on all ranks at the same point (they are collective)
-        self._u_fun.x.petsc_vec, self._work.x.petsc_vec
         self._mult = self.pr.multiplicity()
+
+    def destroy(self) -> None:
+        """Destroy the PETSc objects (collective; dolfinx recommends explicit destruction)."""
+        for obj in (self.K, self.M, getattr(self, "m", None), self.pr.P, getattr(self, "final_state", None)):
+            if obj is not None:
+                obj.destroy()
+        if self.M is not None:
+            self.Msolver.destroy()
 
     @property
     def u(self) -> "dolfinx.fem.Function":
@@ -180,7 +190,7 @@ class FineWaveSolver:
         shape = self.a_expr.ufl_shape
         comps = [self.a_expr] if len(shape) == 0 else [self.a_expr[i, j] for i in range(shape[0])
                                                          for j in range(shape[1])]
-        f = dolfinx.fem.Function(self.V)
+        f = self._work
         mult = self.pr.multiplicity()
         worst, scale = 0.0, 0.0
         for c in comps:
@@ -337,7 +347,10 @@ class FineWaveSolver:
                 last = n
         bar.close()
         res.seconds = time.perf_counter() - t_start
-        self.final_state = stepper.u
+        if getattr(self, "final_state", None) is not None:
+            self.final_state.destroy()
+        self.final_state = stepper.u.copy()
+        stepper.destroy()
         return res
 
 
@@ -380,6 +393,10 @@ class _Leapfrog:
 
     def arrays(self):
         return {"u": self.u, "u_prev": self.u_prev}
+
+    def destroy(self):
+        for v in (self.u, self.u_prev, self.tmp, self.acc):
+            v.destroy()
 
 
 class _Newmark:
@@ -427,6 +444,12 @@ class _Newmark:
 
     def arrays(self):
         return {"u": self.u, "v": self.v, "a": self.a}
+
+    def destroy(self):
+        self.solver.destroy()
+        self.S.destroy()
+        for v in (self.u, self.v, self.a, self.tmp, self.pred, self.a_new):
+            v.destroy()
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints

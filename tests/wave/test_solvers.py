@@ -6,7 +6,7 @@ import ufl
 
 from homfx._stack import MPI, dolfinx
 from homfx.wave.fine import (FineWaveSolver, LayeredSpectralSolver, box_mesh, check_box_periodic,
-                             spectral_derivative_matrix)
+                             spectral_derivative_matrix, sync_petsc_garbage)
 from homfx.wave.fourier import FourierWaveSolver, PeriodicBox, WaveModel, gaussian_hat, spectral_field
 
 A0_1D = np.sqrt(3) / 2          # harmonic mean of 1 − ½cos(2πy) (§2.4)
@@ -289,9 +289,12 @@ def test_fine_serial_equals_parallel():
         forms = [dolfinx.fem.form(s.u * s.u * s.dx), dolfinx.fem.form(s.u * x[0] * x[1] ** 2 * s.dx)]
         r = s.run(1.0, 0.02, g0, samples=[0.5, 1.0],
                   observe=lambda t, u: [comm.allreduce(dolfinx.fem.assemble_scalar(f), op=MPI.SUM) for f in forms])
-        return np.array(r.observations), np.array(r.energy), s.cfl_dt()
+        out = np.array(r.observations), np.array(r.energy), s.cfl_dt()
+        s.destroy()  # collective, before any rank-local work (petsc4py/GC pitfall)
+        return out
 
     world = run(MPI.COMM_WORLD)
+    sync_petsc_garbage(MPI.COMM_WORLD)
     if MPI.COMM_WORLD.rank == 0:
         self_ = run(MPI.COMM_SELF)
         for a, b in zip(world[:2], self_[:2]):
