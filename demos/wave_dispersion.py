@@ -119,7 +119,9 @@ dt_cfl = fine.cfl_dt()  # collective: never inside a rank-0-only branch
 say(f"fine FE: {fine.num_dofs} DOFs, CFL step {dt_cfl:.2e}")
 res = fine.run(T_end, 0.8 * dt_cfl, lambda x: np.exp(-x[0] ** 2 / 0.2) - gmean, samples=[0.0, T_end],
                checkpoint=out / f"fine_1d.np{comm.size}.ckpt.npz", checkpoint_every=1000, desc="fine 1-D")
-say(f"{res.n_steps} leapfrog steps in {res.seconds:.1f} s; energy drift "
+say(f"{res.n_steps} leapfrog steps in {res.seconds:.1f} s"
+    + (f" (resumed from the checkpoint at step {res.resumed_from})" if res.resumed_from else "")
+    + "; energy drift "
     f"{abs(res.energy[-1] - res.energy[0]) / res.energy[0]:.1e}")
 # gather the FE values (DOF coordinates and values) on rank 0
 u = fine.function(fine.final_state)
