@@ -263,7 +263,8 @@ class E1Fields:
 
 
 def e1_errors(eps: float = 0.1, *, t_end: float | None = None, dt_sample: float = 1.0, h_per_eps: int = 10,
-              half_length: float = 2.0, eff: T.EffectiveTensors | None = None, snapshots=()):
+              half_length: float = 2.0, eff: T.EffectiveTensors | None = None, snapshots=(),
+              leapfrog_dt: float | None = None):
     """e₀(t) = ‖u^ε − u⁰‖/‖u^ε‖ and e₁(t) = ‖u^ε − ū‖/‖u^ε‖ on the grid (discrete L², §6.4).
 
     u^ε: :class:`homfx.wave.fine.LayeredSpectralSolver` (exact in time, h = ε/h_per_eps); u⁰, ū: exact
@@ -294,7 +295,7 @@ def e1_errors(eps: float = 0.1, *, t_end: float | None = None, dt_sample: float 
     snaps = {k: np.zeros((len(snap_idx), n1 // 2 + 1, box.n[1]), dtype=complex) for k in ("ueps", "u0", "ubar")}
     norm2 = np.zeros(len(times))
     d2 = {k: np.zeros(len(times)) for k in models}
-    for j, k1, Ue in ref.modes(g, times, desc=f"E1 reference eps={eps}"):
+    for j, k1, Ue in ref.modes(g, times, leapfrog_dt=leapfrog_dt, desc=f"E1 reference eps={eps}"):
         norm2 += w1[j] * np.sum(np.abs(Ue) ** 2, axis=0)
         if snap_idx:
             snaps["ueps"][:, j] = Ue[:, snap_idx].T
@@ -313,7 +314,7 @@ def e1_errors(eps: float = 0.1, *, t_end: float | None = None, dt_sample: float 
 
 
 def e1(*, eps: float = 0.1, dt_sample: float = 1.0, h_per_eps: int = 10, eff=None) -> ExperimentResult:
-    """E1 (§6.4, Fig. 3, AC-11 a–d; (e) Δt-halving does not apply: the reference is exact in time)."""
+    """E1 (§6.4, Fig. 3, AC-11): u^ε exact in time; (e) checks the paper's leapfrog at Δt = 1e-3 vs 5e-4."""
     t0 = time.perf_counter()
     times, e0_, e1_, info, f = e1_errors(eps, dt_sample=dt_sample, h_per_eps=h_per_eps, eff=eff,
                                         snapshots=(50.0, 100.0, 200.0) if eps == 0.1 else ())
@@ -334,7 +335,16 @@ def e1(*, eps: float = 0.1, dt_sample: float = 1.0, h_per_eps: int = 10, eff=Non
         if t in (50, 100, 150, 200):
             res.check(f"e0({t}) vs calibration {c0}", rel(e0_[i], c0), "<=", 0.15, "AC-11(d)")
             res.check(f"e1({t}) vs calibration {c1}", rel(e1_[i], c1), "<=", 0.20, "AC-11(d)")
-    res.data["ac11e"] = "not applicable: u^eps is exact in time (§1.5); u0, ubar exact by (6.3)"
+    # AC-11(e): the paper's scheme (pseudo-spectral + leapfrog) at Δt = 1e-3 and 5e-4, in closed form
+    ends = {}
+    for dt in (1e-3, 5e-4):
+        tt, a0_, a1_, _, _ = e1_errors(eps, t_end=200.0, dt_sample=200.0, h_per_eps=h_per_eps, eff=eff,
+                                       leapfrog_dt=dt)
+        ends[dt] = (float(a0_[-1]), float(a1_[-1]))
+    res.data["ac11e"] = {"leapfrog dt=1e-3 (e0, e1)(200)": ends[1e-3], "leapfrog dt=5e-4 (e0, e1)(200)": ends[5e-4],
+                         "exact in time (e0, e1)(200)": (float(e0_[-1]), float(e1_[-1]))}
+    res.check("dt-halving change of e0(200)", abs(ends[1e-3][0] - ends[5e-4][0]), "<=", 1e-3, "AC-11(e)")
+    res.check("dt-halving change of e1(200)", abs(ends[1e-3][1] - ends[5e-4][1]), "<=", 1e-3, "AC-11(e)")
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 3.6))
     ax.plot(times, e0_, label="e₀ = ‖u^ε − u⁰‖/‖u^ε‖")

@@ -535,13 +535,31 @@ class LayeredSpectralSolver:
         self.K2 = D.T @ (self.a[:, None] * D)
         self.k1 = 2 * np.pi * np.fft.rfftfreq(self.box.n[0], d=self.box.h[0])
 
-    def modes(self, g0, times: Sequence[float], *, desc: str = "layered reference"):
-        """Yield (j, k₁, Û(k₁, x₂, t)) with Û of shape (n₂, len(times)) — the x₁-rfft of u(t)."""
+    def modes(self, g0, times: Sequence[float], *, leapfrog_dt: float | None = None,
+              desc: str = "layered reference"):
+        """Yield (j, k₁, Û(k₁, x₂, t)) with Û of shape (n₂, len(times)) — the x₁-rfft of u(t).
+
+        ``leapfrog_dt``: instead of the exact time evolution, the result of pseudo-spectral leapfrog with
+        this step (the paper's scheme, §1.3-1.4), in closed form: with U¹ = U⁰ − ½Δt²LU⁰ (g¹ = 0), leapfrog
+        gives U^n = V cos(nθ) Vᵀg⁰ exactly, cos θ = 1 − ½Δt²λ. ``times`` must then be multiples of Δt.
+        The CFL condition Δt²λ_max ≤ 4 is checked."""
         G = np.fft.rfft(self.box.sample(g0), axis=0)
         t = np.asarray(times, dtype=float)
+        if leapfrog_dt is not None:
+            steps = t / leapfrog_dt
+            if np.abs(steps - np.round(steps)).max() > 1e-6:
+                raise ValueError(f"times must be multiples of leapfrog_dt = {leapfrog_dt}")
         for j in progress(range(len(self.k1)), total=len(self.k1), desc=desc, comm=MPI.COMM_SELF):
             lam, V = np.linalg.eigh(self.K2 + np.diag(self.k1[j] ** 2 * self.a))
-            w = np.sqrt(np.maximum(lam, 0.0))
+            lam = np.maximum(lam, 0.0)
+            if leapfrog_dt is None:
+                w = np.sqrt(lam)
+            else:
+                arg = 1.0 - 0.5 * leapfrog_dt**2 * lam
+                if arg.min() < -1.0:
+                    raise ValueError(f"CFL violation: leapfrog_dt = {leapfrog_dt} > 2/sqrt(lambda_max) = "
+                                     f"{2 / np.sqrt(lam.max()):.4g}")
+                w = np.arccos(arg) / leapfrog_dt  # cos(n θ) = cos(w t_n)
             c = V.T @ G[j]
             yield j, self.k1[j], V @ (np.cos(np.outer(w, t)) * c[:, None])
 

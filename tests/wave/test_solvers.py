@@ -301,3 +301,29 @@ def test_fine_serial_equals_parallel():
         for a, b in zip(world[:2], self_[:2]):
             assert np.allclose(a, b, rtol=1e-11, atol=1e-14), (a, b)
         assert abs(world[2] - self_[2]) <= 1e-5 * self_[2]  # power-method estimate (random start vector)
+
+
+def test_layered_leapfrog_closed_form_equals_time_stepping():
+    """The closed-form leapfrog of LayeredSpectralSolver (U^n = V cos(nθ)Vᵀg, cos θ = 1 − ½Δt²λ) equals explicit
+    leapfrog stepping U^{n+1} = 2U^n − U^{n−1} − Δt²LU^n, U¹ = U⁰ − ½Δt²LU⁰, for every k₁; and differs from the
+    exact-in-time solution by O(Δt²)."""
+    box = PeriodicBox((1.0, 1.0), (8, 16))
+    ls = LayeredSpectralSolver(box, lambda y: 1 - 0.5 * np.cos(2 * np.pi * y), eps=0.5)
+    g = lambda x, y: np.exp(-(x**2 + 2 * y**2) / 0.2)  # noqa: E731
+    dt, n = 0.01, 150
+    G = np.fft.rfft(box.sample(g), axis=0)
+    dev = {}
+    for dtt in (dt, dt / 2):
+        closed = dict((j, U[:, 0]) for j, _, U in ls.modes(g, [n * dt], leapfrog_dt=dtt))
+        exact = dict((j, U[:, 0]) for j, _, U in ls.modes(g, [n * dt]))
+        dev[dtt] = max(np.abs(closed[j] - exact[j]).max() for j in closed)
+        if dtt == dt:
+            for j, k1 in enumerate(ls.k1):
+                L = ls.K2 + np.diag(k1**2 * ls.a)
+                u_prev, u = G[j], G[j] - 0.5 * dt**2 * (L @ G[j])
+                for _ in range(n - 1):
+                    u_prev, u = u, 2 * u - u_prev - dt**2 * (L @ u)
+                assert np.abs(u - closed[j]).max() <= 1e-10 * np.abs(G[j]).max()
+    assert 3.5 <= dev[dt] / dev[dt / 2] <= 4.5
+    with pytest.raises(ValueError, match="CFL"):
+        next(ls.modes(g, [1.0], leapfrog_dt=0.5))
