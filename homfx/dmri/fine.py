@@ -47,6 +47,7 @@ import numpy as np
 import ufl
 
 from homfx._stack import MPI, PETSc, dolfinx
+from homfx.averages import ordered_interface_entities, phase_interface_facets
 from homfx.dmri.sequences import Sequence, unit_direction
 from homfx.periodic import periodic_restriction
 from homfx.solvers import LinearSolver
@@ -131,22 +132,6 @@ def mesh_size(msh) -> float:
     hloc = max((np.linalg.norm(x[:, i] - x[:, j], axis=1).max(initial=0.0)
                 for i in range(k) for j in range(i + 1, k)), default=0.0)
     return float(msh.comm.allreduce(hloc, op=MPI.MAX))
-
-
-def interface_entities(msh, cell_tag_array: np.ndarray, e_tags, c_tags) -> np.ndarray:
-    """Integration entities (cell_e, lf_e, cell_c, lf_c) of the owned facets between e and c cells, with
-    '+' = the e cell (notes_interface_dolfinx011 §3, pitfall P2)."""
-    from homfx.averages import ordered_interface_entities
-
-    tdim = msh.topology.dim
-    msh.topology.create_connectivity(tdim - 1, tdim)
-    f2c = msh.topology.connectivity(tdim - 1, tdim)
-    n_own = msh.topology.index_map(tdim - 1).size_local
-    off, links = f2c.offsets, f2c.array
-    two = np.flatnonzero(np.diff(off[: n_own + 1]) == 2)
-    t0, t1 = cell_tag_array[links[off[two]]], cell_tag_array[links[off[two] + 1]]
-    hit = (np.isin(t0, e_tags) & np.isin(t1, c_tags)) | (np.isin(t0, c_tags) & np.isin(t1, e_tags))
-    return ordered_interface_entities(msh, cell_tag_array, two[hit].astype(np.int32), e_tags)
 
 
 @dataclass
@@ -242,7 +227,8 @@ class ReferenceProblem:
                 * dxa[a] for a in self.compartments)
         self.num_interface_facets = 0
         if nc == 2:
-            ents = interface_entities(msh, cta, e_tags, c_tags)
+            # owned e|c facets, ordered so that '+' is the e cell (notes_interface_dolfinx011 §3, P2)
+            ents = ordered_interface_entities(msh, cta, phase_interface_facets(cell, "e", "c"), e_tags)
             self.num_interface_facets = _global_count(self.comm, len(ents) // 4)
             dS = ufl.Measure("dS", domain=msh, subdomain_data=[(1, ents)])
             jump = lambda u: u["e"]("+") - u["c"]("-")  # noqa: E731  [u] = u^e - u^c, '+' = e side
