@@ -28,12 +28,12 @@
 #    dispersive tail, u⁰ does not;
 # 4. shows the same effect in 2-D (the paper's E2 cut at t = 300, Fourier solver).
 #
-# Run: `mpirun -n 2 python demos/wave_dispersion.py [outdir]` (about 20 s on an idle 2-core machine). Output: `out/wave_demo/`.
+# Run: `mpirun -n 2 python demos/wave_dispersion.py [outdir]` (about 20 s on an idle 2-core machine).
+# Output: `out/wave_demo/`.
 
 # %%
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import ufl
 
-from homfx._stack import MPI, dolfinx
+from homfx._stack import MPI
 from homfx.io import save_figure, write_json
 from homfx.plotting import matplotlib_setup, screenshot
 from homfx.wave import experiments as E
@@ -151,8 +151,9 @@ if comm.rank == 0:
     axs[0].legend(fontsize=8)
     save_figure(fig, out / "long_time_1d.png", comm=MPI.COMM_SELF)
     uf_on_grid = np.interp(x, xf, uf)
-    say(f"at t = {T_end:g}: ||u^eps - u0||/||u^eps|| = {np.linalg.norm(uf_on_grid - u0) / np.linalg.norm(uf_on_grid):.3f}, "
-        f"||u^eps - ubar||/||u^eps|| = {np.linalg.norm(uf_on_grid - ubar) / np.linalg.norm(uf_on_grid):.3f}")
+    nrm = np.linalg.norm(uf_on_grid)
+    say(f"at t = {T_end:g}: ||u^eps - u0||/||u^eps|| = {np.linalg.norm(uf_on_grid - u0) / nrm:.3f}, "
+        f"||u^eps - ubar||/||u^eps|| = {np.linalg.norm(uf_on_grid - ubar) / nrm:.3f}")
 comm.barrier()
 
 # %% [markdown]

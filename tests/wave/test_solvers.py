@@ -221,7 +221,8 @@ def test_fine_fe_matches_layered_spectral_reference():
     eps, L, T = 0.25, 1.0, 10.0
     box = PeriodicBox((1.0, L), (2, 128))
     gauss = lambda x: np.exp(-x**2 / 0.1)  # noqa: E731
-    ref = LayeredSpectralSolver(box, lambda y: 1 - 0.5 * np.cos(2 * np.pi * y), eps).solve(T, lambda x1, x2: gauss(x2))[0]
+    layered = LayeredSpectralSolver(box, lambda y: 1 - 0.5 * np.cos(2 * np.pi * y), eps)
+    ref = layered.solve(T, lambda x1, x2: gauss(x2))[0]
     kk = 2 * np.pi * np.fft.fftfreq(128, d=box.h[1])
     coef = np.fft.fft(ref) / 128
 
