@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from homfx._subcli import comma_floats
 from homfx.io import write_json
 
 FIGURES = ("fig4", "fig5", "fig6", "fig7", "fig8", "fig9")
@@ -30,14 +31,7 @@ DELTA_PULSE_MS = 5.0  # δ in every experiment
 DIRECTION = (0.0, 1.0)  # n = e_y
 
 
-def _floats(text: str, name: str) -> list[float]:
-    try:
-        vals = [float(x) for x in text.replace(" ", "").split(",") if x != ""]
-    except ValueError:
-        raise ValueError(f"--{name} must be a comma-separated list of numbers, got {text!r}") from None
-    if not vals:
-        raise ValueError(f"--{name} must not be empty")
-    return vals
+_floats = comma_floats
 
 
 def add_parsers(sub):
