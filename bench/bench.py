@@ -22,6 +22,7 @@ MPIRUN = str(ROOT / ".venv" / "bin" / "mpirun")
 CASES = {
     "engine": [[PY]],
     "mpi_consistency": [[PY], [MPIRUN, "-n", "2", PY], [MPIRUN, "-n", "3", PY]],
+    "dmri_reference_scaling": [[PY], [MPIRUN, "-n", "2", PY]],
 }
 EXTRA = sorted(p.stem for p in (ROOT / "bench" / "cases").glob("*.py") if p.stem not in CASES)
 
@@ -61,6 +62,16 @@ def main(argv):
         all_rows = [r for r in all_rows if r.get("metric") != "A_eff"]
         all_rows.append({"case": "mpi_consistency", "metric": "max rel. diff of A* over np = "
                          + ",".join(str(r["np"]) for r in cons), "value": worst, "target": "<= 1e-10"})
+    # parallel speed-up: rows with metric "speedup_time" from runs with different np
+    sp = [r for r in all_rows if r.get("metric") == "speedup_time"]
+    if sp:
+        t = {r["np"]: r["value"] for r in sp}
+        all_rows = [r for r in all_rows if r.get("metric") != "speedup_time"]
+        if 1 in t and 2 in t:
+            all_rows.append({"case": sp[0]["case"], "metric": f"mpirun -n 2 speed-up ({sp[0].get('dofs')} DOFs)",
+                             "value": t[1] / t[2], "target": ">= 1.6",
+                             "note": f"np=1 {t[1]:.1f} s, np=2 {t[2]:.1f} s; signals "
+                                     + ", ".join(f"{r['signal']:.12f}" for r in sp)})
     w = max(len(f"{r['case']}: {r['metric']}") for r in all_rows)
     print(f"\n{'benchmark':<{w}}  {'value':>12}  target")
     for r in all_rows:
