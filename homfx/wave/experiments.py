@@ -243,6 +243,7 @@ def ef2(eff: T.EffectiveTensors | None = None, *, n: int = 60, span: float = 3.0
     ax.set_ylim(0, span * rs)
     ax.set_xlabel("r₁")
     ax.set_ylabel("r₂")
+    ax.tick_params(axis="x", labelrotation=45)
     ax.set_title("E-F2: λ_min(M(a²_R)) ≥ 0 (green) / < 0 (red)")
     ax.legend(loc="upper right", fontsize=8)
     res.figures["admissibility"] = fig
