@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from homfx._stack import MPI
+from homfx._stack import MPI, rank0_section
 
 
 def _default(o):
@@ -42,9 +42,9 @@ def write_json(path, data: dict, comm=None) -> Path:
     """Write ``data`` as JSON atomically on rank 0 of ``comm`` (default COMM_WORLD); collective."""
     comm = MPI.COMM_WORLD if comm is None else comm
     path = Path(path)
-    if comm.rank == 0:
-        atomic_write_bytes(path, (json.dumps(data, indent=2, default=_default) + "\n").encode())
-    comm.barrier()
+    with rank0_section(comm):
+        if comm.rank == 0:
+            atomic_write_bytes(path, (json.dumps(data, indent=2, default=_default) + "\n").encode())
     return path
 
 
@@ -52,17 +52,17 @@ def save_figure(fig, path, comm=None, **kw) -> Path:
     """Save a matplotlib figure atomically on rank 0; collective."""
     comm = MPI.COMM_WORLD if comm is None else comm
     path = Path(path)
-    if comm.rank == 0:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-        os.close(fd)
-        try:
-            fig.savefig(tmp, **kw)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    comm.barrier()
+    with rank0_section(comm):
+        if comm.rank == 0:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+            os.close(fd)
+            try:
+                fig.savefig(tmp, **kw)
+                os.replace(tmp, path)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
     return path
 
 

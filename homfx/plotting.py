@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from homfx._stack import MPI, dolfinx
+from homfx._stack import MPI, dolfinx, rank0_section
 
 
 
@@ -60,29 +60,29 @@ def screenshot(u, path, *, title: str | None = None, cmap: str = "viridis", size
     comm = u.function_space.mesh.comm if comm is None else comm
     grid = gather_grid(u)
     path = Path(path)
-    if comm.rank == 0:
-        pyvista.OFF_SCREEN = True
-        name = u.name or "u"
-        p = pyvista.Plotter(off_screen=True, window_size=size)
-        gdim = u.function_space.mesh.geometry.dim
-        if gdim == 3:
-            grid = grid.clip(normal=(1, 1, 0), origin=grid.center)
-        elif warp:
-            grid = grid.warp_by_scalar(name, factor=warp)
-        p.add_mesh(grid, scalars=name, cmap=cmap, show_edges=show_edges,
-                   scalar_bar_args={"title": title or name, "vertical": True})
-        if gdim == 2 and not warp:
-            p.view_xy()
-        else:
-            p.view_isometric()
-        p.camera.zoom(1.25)
-        tmp = path.with_name(f".tmp-{path.name}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        p.screenshot(str(tmp))
-        p.close()
-        atomic_write_bytes(path, tmp.read_bytes())
-        tmp.unlink()
-    comm.barrier()
+    with rank0_section(comm):
+        if comm.rank == 0:
+            pyvista.OFF_SCREEN = True
+            name = u.name or "u"
+            p = pyvista.Plotter(off_screen=True, window_size=size)
+            gdim = u.function_space.mesh.geometry.dim
+            if gdim == 3:
+                grid = grid.clip(normal=(1, 1, 0), origin=grid.center)
+            elif warp:
+                grid = grid.warp_by_scalar(name, factor=warp)
+            p.add_mesh(grid, scalars=name, cmap=cmap, show_edges=show_edges,
+                       scalar_bar_args={"title": title or name, "vertical": True})
+            if gdim == 2 and not warp:
+                p.view_xy()
+            else:
+                p.view_isometric()
+            p.camera.zoom(1.25)
+            tmp = path.with_name(f".tmp-{path.name}")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            p.screenshot(str(tmp))
+            p.close()
+            atomic_write_bytes(path, tmp.read_bytes())
+            tmp.unlink()
     return path
 
 

@@ -26,23 +26,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from homfx._stack import MPI, PETSc, dolfinx
+from homfx._stack import MPI, PETSc, dolfinx, sync_garbage
 from homfx.io import atomic_write_bytes
 from homfx.progress import progress
 from homfx.wave.fourier import PeriodicBox
 
 
 # ---------------------------------------------------------------------------------------------- checks
-def sync_petsc_garbage(comm) -> None:
-    """Collect Python garbage and destroy the PETSc objects it released, collectively. petsc4py defers the
-    (collective) destruction of parallel objects; if one rank has garbage-collected more objects than the other
-    (e.g. rank 0 after rendering a picture), the next PETSc object creation can deadlock. Call on all ranks."""
-    import gc
-
-    if comm.size == 1:  # a rank-local collection could destroy objects of a larger communicator
-        return
-    gc.collect()
-    PETSc.garbage_cleanup(comm)
+sync_petsc_garbage = sync_garbage  # kept name; see homfx._stack.sync_garbage
 
 
 def check_eps(eps: float) -> float:
