@@ -13,7 +13,8 @@ import numpy as np
 from homfx._stack import MPI, rank0_section
 
 
-def _default(o):
+def json_default(o):
+    """``json.dumps(default=...)`` for numpy arrays and scalars."""
     if isinstance(o, np.ndarray):
         return o.tolist()
     if isinstance(o, (np.floating, np.integer)):
@@ -44,7 +45,7 @@ def write_json(path, data: dict, comm=None) -> Path:
     path = Path(path)
     with rank0_section(comm):
         if comm.rank == 0:
-            atomic_write_bytes(path, (json.dumps(data, indent=2, default=_default) + "\n").encode())
+            atomic_write_bytes(path, (json.dumps(data, indent=2, default=json_default) + "\n").encode())
     return path
 
 

@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from homfx._stack import MPI, PETSc, dolfinx, sync_garbage
-from homfx.io import atomic_write_bytes
+from homfx.io import atomic_write_bytes, json_default
 from homfx.progress import progress
 from homfx.wave.fourier import PeriodicBox
 
@@ -451,18 +451,10 @@ def _save_checkpoint(path: Path, fp: dict, n: int, stepper, res: FineResult, com
         meta = dict(fingerprint=fp, step=n, times=res.times, steps=res.steps, energy=res.energy,
                     observations=res.observations)
         buf = _io.BytesIO()
-        np.savez(buf, meta=np.array(json.dumps(meta, default=_json_default)),
+        np.savez(buf, meta=np.array(json.dumps(meta, default=json_default)),
                  **{k: np.concatenate(v) for k, v in gathered.items()})
         atomic_write_bytes(path, buf.getvalue())
     comm.barrier()
-
-
-def _json_default(o):
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    raise TypeError(f"observation not JSON serializable: {type(o).__name__}")
 
 
 def _load_checkpoint(path: Path, fp: dict, stepper, comm):
