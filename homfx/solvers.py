@@ -204,5 +204,23 @@ class MeanZeroSolver:
         return x
 
 
-def allreduce_sum(comm, value):
-    return comm.allreduce(value, op=MPI.SUM)
+def to_scipy(A: "PETSc.Mat"):
+    """A serial assembled PETSc AIJ matrix as SciPy CSR."""
+    import scipy.sparse as sp
+
+    ia, ja, a = A.getValuesCSR()
+    return sp.csr_matrix((a, ja, ia), shape=A.getSize())
+
+
+def saddle_point_matrix(K, B) -> "PETSc.Mat":
+    """[[K, B^T], [B, 0]] from SciPy matrices as a serial (COMM_SELF) PETSc AIJ matrix, with the zero block
+    kept explicit for MUMPS. For explicit constraint rows B on local (per-rank) problems."""
+    import scipy.sparse as sp
+
+    nc = B.shape[0]
+    A = sp.bmat([[K, B.T], [B, sp.csr_matrix((nc, nc))]], format="csr")
+    A.sort_indices()
+    M = PETSc.Mat().createAIJ(A.shape, csr=(A.indptr.astype(PETSc.IntType), A.indices.astype(PETSc.IntType),
+                                            A.data), comm=MPI.COMM_SELF)
+    M.assemble()
+    return M

@@ -35,7 +35,7 @@ import ufl
 
 from homfx._stack import MPI, PETSc, dolfinx
 from homfx.progress import progress
-from homfx.solvers import LinearSolver
+from homfx.solvers import LinearSolver, saddle_point_matrix, to_scipy
 
 D = 2  # space dimension of the paper's experiments
 
@@ -228,27 +228,10 @@ class LocalCellSolution:
 # --------------------------------------------------------------------------------------------- one block
 
 
-def to_scipy(A: "PETSc.Mat") -> sp.csr_matrix:
-    """A serial assembled PETSc AIJ matrix as SciPy CSR."""
-    ia, ja, a = A.getValuesCSR()
-    return sp.csr_matrix((a, ja, ia), shape=A.getSize())
-
-
 def _dg0(Q, values_per_cell: np.ndarray):
     f = dolfinx.fem.Function(Q)
     f.x.array[Q.dofmap.list[:, 0]] = values_per_cell
     return f
-
-
-def _saddle_point_matrix(K: sp.spmatrix, B: sp.spmatrix) -> "PETSc.Mat":
-    """[[K, Bᵀ], [B, 0]] as a serial PETSc AIJ matrix (the zero block kept explicit for MUMPS)."""
-    nc = B.shape[0]
-    A = sp.bmat([[K, B.T], [B, sp.csr_matrix((nc, nc))]], format="csr")
-    A.sort_indices()
-    M = PETSc.Mat().createAIJ(A.shape, csr=(A.indptr.astype(PETSc.IntType), A.indices.astype(PETSc.IntType),
-                                            A.data), comm=MPI.COMM_SELF)
-    M.assemble()
-    return M
 
 
 def solve_block(medium, grid: CoarseGrid, bx: int, by: int, options: CellOptions = CellOptions(),
@@ -338,7 +321,7 @@ def solve_block(medium, grid: CoarseGrid, bx: int, by: int, options: CellOptions
         K, B = _dirichlet_interior(V, msh, K, B)
 
     # --- one factorization, N + N d solves
-    A = _saddle_point_matrix(K, B)
+    A = saddle_point_matrix(K, B)
     solver = LinearSolver(A, f"multicontinuum cell problem, block ({bx}, {by})", method="lu")
     nV = K.shape[0]
     rhs, sol = A.createVecRight(), A.createVecRight()

@@ -23,7 +23,7 @@ import ufl
 from homfx._stack import MPI, PETSc, dolfinx
 from homfx.multicontinuum.caputo import CaputoScheme, check_alphas, march
 from homfx.multicontinuum.cell import D, CoarseGrid, Coefficients
-from homfx.multicontinuum.cell import to_scipy as _scipy
+from homfx.solvers import to_scipy as _scipy
 from homfx.solvers import LinearSolver
 
 BCS = ("dirichlet", "neumann")
