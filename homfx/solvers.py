@@ -45,12 +45,14 @@ class LinearSolver:
 
     ``method``: ``"lu"`` (MUMPS), ``"cg"`` (CG + GAMG), ``"gmres"`` (GMRES + GAMG) or ``"ilu-gmres"``.
     ``options`` are extra PETSc options under this solver's prefix (also settable from the command line
-    with ``-<prefix>...``; the prefix is ``homfx_<name>_<n>_``).
+    with ``-<prefix>...``; the prefix is ``homfx_<name>_<n>_``). ``pc_matrix``: build the preconditioner
+    (e.g. the LU) from this matrix instead of ``A`` (a lagged factorization for a slowly varying ``A``).
+    When the values of ``A`` change, the next ``solve`` refactors (same pattern: numeric phase only).
     """
 
     def __init__(self, A: "PETSc.Mat", name: str, *, method: str = "lu", rtol: float = 1e-12,
                  atol: float = 1e-50, max_it: int = 2000, nullspace: "PETSc.NullSpace | None" = None,
-                 options: dict | None = None):
+                 options: dict | None = None, pc_matrix: "PETSc.Mat | None" = None):
         if method not in ("lu", "cg", "gmres", "ilu-gmres"):
             raise ValueError(f"unknown solver method {method!r}: use 'lu', 'cg', 'gmres' or 'ilu-gmres'")
         self.name, self.method, self.A = name, method, A
@@ -67,7 +69,8 @@ class LinearSolver:
             opts[self.prefix + k] = v
         ksp = PETSc.KSP().create(A.comm)
         ksp.setOptionsPrefix(self.prefix)
-        ksp.setOperators(A)
+        ksp.setOperators(A, pc_matrix)  # the preconditioner is built from pc_matrix when given (else A)
+        self.pc_matrix = pc_matrix
         if nullspace is not None:
             A.setNullSpace(nullspace)
             if method != "lu":

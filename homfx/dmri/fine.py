@@ -547,11 +547,9 @@ class _RadauStepper:
             K = nest.convert("aij", PETSc.Mat())
         if lagged:  # GMRES on K, preconditioned by the LU of a copy of K refreshed every k steps
             P = K.copy()
-            solver = LinearSolver(P, name, method="gmres", rtol=1e-13, max_it=200,
+            solver = LinearSolver(K, name, method="gmres", rtol=1e-13, max_it=200, pc_matrix=P,
                                   options={"pc_type": "lu", "pc_factor_mat_solver_type": "mumps",
                                            "ksp_gmres_restart": 60})
-            solver.ksp.setOperators(K, P)
-            solver.pc_matrix = P
         else:
             solver = LinearSolver(K, name, method="lu")
         self.factorizations += 1
