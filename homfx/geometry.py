@@ -242,7 +242,7 @@ def _set_periodic_faces(gmsh, lengths):
         gmsh.model.mesh.setPeriodic(d - 1, s_sorted, m_sorted, T.ravel().tolist())
 
 
-def _tag_outer_faces(gmsh, lengths, used_tags):
+def _tag_outer_faces(gmsh, lengths):
     d = len(lengths)
     eps = 1e-7 * max(lengths)
     for k in range(d):
@@ -254,7 +254,6 @@ def _tag_outer_faces(gmsh, lengths, used_tags):
             ents = [t for _, t in gmsh.model.getEntitiesInBoundingBox(*lo, *hi, d - 1)]
             tag = outer_face_tag(k, side)
             gmsh.model.addPhysicalGroup(d - 1, ents, tag, name=f"x{k}_{side}")
-            used_tags.add(tag)
 
 
 def _size_options(gmsh, h, order):
@@ -352,7 +351,7 @@ def _build_inclusion_model(gmsh, inclusions, lengths, h, order, size_field):
     if not inclusions:  # a plain periodic box
         occ.synchronize()
         gmsh.model.addPhysicalGroup(d, [box], MATRIX_TAG, name="e")
-        _tag_outer_faces(gmsh, lengths, set())
+        _tag_outer_faces(gmsh, lengths)
         _set_periodic_faces(gmsh, lengths)
         _size_options(gmsh, h, order)
         gmsh.model.mesh.generate(d)
@@ -383,10 +382,9 @@ def _build_inclusion_model(gmsh, inclusions, lengths, h, order, size_field):
     if not matrix:
         raise ValueError("the inclusions fill the whole cell; there is no matrix phase")
     gmsh.model.addPhysicalGroup(d, sorted(matrix), MATRIX_TAG, name="e")
-    used = set()
     for i, pieces in sorted(inc_pieces.items()):
         gmsh.model.addPhysicalGroup(d, sorted(pieces), INCLUSION_TAG0 + i, name=f"inclusion{i}")
-    _tag_outer_faces(gmsh, lengths, used)
+    _tag_outer_faces(gmsh, lengths)
     # interfaces: boundary of the inclusion pieces that is not on the outer box
     outer = set()
     for k in range(d):

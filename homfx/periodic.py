@@ -124,7 +124,6 @@ def periodic_restriction(spaces, lengths: Sequence[float], *, origin: Sequence[f
     # reduced numbering: owned non-slaves, block by block on each rank
     n_red_local = int(sum(np.count_nonzero(~bl["slave"]) for bl in blocks))
     red_off = comm.exscan(n_red_local) or 0
-    row_off = comm.exscan(n_rows_local) or 0
     N_red = comm.allreduce(n_red_local)
     N_full = comm.allreduce(n_rows_local)
     pos = red_off
@@ -164,7 +163,6 @@ def periodic_restriction(spaces, lengths: Sequence[float], *, origin: Sequence[f
                               csr=(np.arange(n_rows_local + 1, dtype=PETSc.IntType), cols,
                                    np.ones(n_rows_local)), comm=comm)
     P.assemble()
-    del row_off
     return PeriodicRestriction(P, spaces, N_red, N_full)
 
 

@@ -45,6 +45,7 @@ def _rates(errs, hs):
     return [np.log(errs[i] / errs[i + 1]) / np.log(hs[i] / hs[i + 1]) for i in range(len(errs) - 1)]
 
 
+@pytest.mark.mpi
 def test_structure_2d_and_3d():
     """P^T 1 counts the copies of each periodic DOF: 1 inside, 2 on faces, 4 on 3D edges / 2D corners, 8 at
     the 3D corner. Exactly one corner master in total."""
@@ -76,6 +77,7 @@ def test_manufactured_3d_orders(degree, hs, l2_rate):
     assert min(r0) > l2_rate - 0.35, r0
 
 
+@pytest.mark.mpi
 def test_iterative_path_matches_direct():
     (e_lu, _), s_lu = _mms_scalar(2, 2, 1 / 16, "lu")
     (e_cg, _), s_cg = _mms_scalar(2, 2, 1 / 16, "cg")
@@ -84,6 +86,7 @@ def test_iterative_path_matches_direct():
     assert abs(e_lu - e_cg) < 1e-9 * max(e_lu, 1e-30) + 1e-12
 
 
+@pytest.mark.mpi
 def test_compatibility_is_measured_and_mean_is_zero():
     """An incompatible source (mean 1) is projected: the solution is that of f - <f>, with zero mean, and
     the defect is reported (= 1 / ||f||_1-ish, clearly nonzero)."""
@@ -102,6 +105,7 @@ def test_compatibility_is_measured_and_mean_is_zero():
         assert _errors(sol[k], u_ex)[0] < 1e-3
 
 
+@pytest.mark.mpi
 def test_blocked_vector_space_order():
     """Vector (bs = 2) periodic Laplacian: one constant per component in the kernel, optimal P1 order."""
     errs, hs = [], (1 / 8, 1 / 16, 1 / 32)
@@ -128,6 +132,7 @@ def _helmholtz_pair(msh):
     return s, (8 * pi**2 + 1) * s
 
 
+@pytest.mark.mpi
 def test_mixed_element_space():
     """P on a mixed P2 x P1 space (sub-space collapse): both fields converge to the periodic solution."""
     cell = periodic_box(2, 1 / 16)
@@ -148,6 +153,7 @@ def test_mixed_element_space():
     assert R.num_reduced < R.num_full
 
 
+@pytest.mark.mpi
 def test_block_layout_matches_single_space_solves():
     """P for a list of spaces follows dolfinx's monolithic block layout (assemble_matrix(kind=None))."""
     from homfx.solvers import LinearSolver
@@ -187,6 +193,7 @@ def test_block_layout_matches_single_space_solves():
     assert np.max(np.abs(ph.x.array - ref_p.x.array)) < 1e-10
 
 
+@pytest.mark.mpi
 def test_non_periodic_mesh_is_rejected():
     """A mesh whose opposite faces do not carry matching nodes: P raises on all ranks."""
     msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 7, 7)
