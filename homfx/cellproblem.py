@@ -12,7 +12,9 @@ A cell problem is declared, not programmed::
 Constraints: ``period`` (periodic in all directions of the cell, or ``None`` for none; ``periodic_axes``
 selects some), ``mean_zero`` (``True``: int_Y u = 0 on V's whole mesh, one condition per vector component;
 a list of local cell-index arrays: int_{Y_g} u = 0 per group g, e.g. per isolated inclusion; ``False``:
-the operator is not singular). The engine assembles A once, forms P^T A P, factors once, and solves every
+the operator is not singular). For vector and mixed spaces every scalar component is constrained, or
+only those listed in ``mean_zero_components`` (e.g. the pressure of a periodic Stokes problem).
+The engine assembles A once, forms P^T A P, factors once, and solves every
 right-hand side with that factorization. The compatibility of every right-hand side with the kernel
 (int_{Y_g} f = 0 for a pure-Neumann operator) is measured and returned.
 """
@@ -43,6 +45,7 @@ class CellProblem:
     mean_zero: bool | Sequence[np.ndarray] = True
     entity_maps: Sequence | None = None
     origin: Sequence[float] | None = None
+    mean_zero_components: Sequence[int] | None = None  # scalar components constrained (default: all)
 
     @property
     def space(self):
@@ -64,15 +67,33 @@ class CellSolution:
         return max((max(v) for v in self.compatibility.values() if v), default=0.0)
 
 
-def _group_measures(V, groups):
-    """(constraint forms, indicator functions) per group and vector component."""
+def _scalar_components(V, v, W=None):
+    """[(UFL scalar test expression, fn(cells) -> local DOF indices of V)] for every scalar component of V:
+    one for a scalar space, bs for a blocked space, recursively per sub-space for a mixed element."""
+    W = V if W is None else W  # W: the (sub)space whose dofmap maps into V's numbering
+    bs = W.dofmap.index_map_bs if W is V else 1
+    if W is V and bs > 1:
+        return [(v[c], lambda cells, c=c: V.dofmap.list[cells].ravel() * bs + c) for c in range(bs)]
+    if W.num_sub_spaces == 0:
+        return [(v, lambda cells, W=W: W.dofmap.list[cells].ravel())]
+    out = []
+    parts = ufl.split(v) if W is V else [v[i] for i in range(W.num_sub_spaces)]
+    for i in range(W.num_sub_spaces):
+        out += _scalar_components(V, parts[i], W.sub(i))
+    return out
+
+
+def _group_measures(V, groups, components=None):
+    """(constraint forms, indicator functions) per group and scalar component (all, or the listed ones)."""
     msh = V.mesh
     tdim = msh.topology.dim
     n_own = msh.topology.index_map(tdim).size_local
-    bs = V.dofmap.index_map_bs
-    if V.num_sub_spaces and bs == 1:
-        raise NotImplementedError("mean_zero on mixed-element spaces: give the constraint per sub-problem")
-    v = ufl.TestFunction(V)
+    comps = _scalar_components(V, ufl.TestFunction(V))
+    if components is not None:
+        bad = [c for c in components if not 0 <= c < len(comps)]
+        if bad:
+            raise ValueError(f"mean_zero_components {bad} out of range: the space has {len(comps)} scalar components")
+        comps = [comps[c] for c in components]
     forms, inds = [], []
     if groups is True:
         imap = msh.topology.index_map(tdim)
@@ -80,18 +101,14 @@ def _group_measures(V, groups):
     for gi, cells in enumerate(groups):
         cells = np.asarray(cells, dtype=np.int32)
         dx_g = ufl.Measure("dx", domain=msh, subdomain_data=[(gi, np.sort(cells[cells < n_own]))])
-        # indicator: 1 on every DOF of a group cell, on any rank
-        ind = dolfinx.fem.Function(V)
-        dofs = V.dofmap.list[cells].ravel() if len(cells) else np.zeros(0, dtype=np.int32)
-        for comp in range(bs):
-            arr = np.zeros_like(ind.x.array)
-            arr[dofs * bs + comp] = 1.0
+        for vc, dofs_of in comps:
+            # indicator: 1 on every DOF of this component in a group cell, on any rank
             f = dolfinx.fem.Function(V)
-            f.x.array[:] = arr
+            if len(cells):
+                f.x.array[dofs_of(cells)] = 1.0
             f.x.scatter_reverse(dolfinx.la.InsertMode.add)
             f.x.array[:] = (f.x.array > 0).astype(float)
             f.x.scatter_forward()
-            vc = v if bs == 1 else v[comp]
             forms.append(vc * dx_g(gi))
             inds.append(f)
     return forms, inds
@@ -135,7 +152,7 @@ class CellOperator:
         t0 = time.perf_counter()
         self.mean_zero = problem.mean_zero is not False and problem.mean_zero is not None
         if self.mean_zero:
-            forms, inds = _group_measures(self.V, problem.mean_zero)
+            forms, inds = _group_measures(self.V, problem.mean_zero, problem.mean_zero_components)
             cs, ns = [], []
             for f, ind in zip(forms, inds):
                 c = dolfinx.fem.petsc.assemble_vector(dolfinx.fem.form(f))

@@ -154,6 +154,39 @@ def test_mixed_element_space():
 
 
 @pytest.mark.mpi
+def test_mixed_space_mean_zero_per_component():
+    """Mixed P2 x P1: a pure-Neumann field (mean-zero constrained) and a Helmholtz field (unconstrained,
+    selected with mean_zero_components=[0]); each equals its scalar periodic solve."""
+    cell = periodic_box(2, 1 / 12)
+    el = basix.ufl.mixed_element([basix.ufl.element("Lagrange", cell.mesh.basix_cell(), 2),
+                                  basix.ufl.element("Lagrange", cell.mesh.basix_cell(), 1)])
+    W = dolfinx.fem.functionspace(cell.mesh, el)
+    (u, p), (v, q) = ufl.TrialFunctions(W), ufl.TestFunctions(W)
+    s, f = _helmholtz_pair(cell.mesh)
+    g = 8 * pi**2 * s  # -Laplace s, mean zero
+    a = (ufl.inner(ufl.grad(u), ufl.grad(v)) + ufl.inner(ufl.grad(p), ufl.grad(q)) + p * q) * ufl.dx
+    sol = solve_cell_problem(CellProblem(a, {0: (g * v + f * q) * ufl.dx}, period=cell.lengths,
+                                         mean_zero_components=[0]))
+    w = sol[0]
+    assert len(sol.compatibility[0]) == 1 and sol.compatibility[0][0] < 1e-12
+    V2 = dolfinx.fem.functionspace(cell.mesh, ("Lagrange", 2))
+    u2, v2 = ufl.TrialFunction(V2), ufl.TestFunction(V2)
+    ref_u = solve_cell_problem(CellProblem(ufl.inner(ufl.grad(u2), ufl.grad(v2)) * ufl.dx, {0: g * v2 * ufl.dx},
+                                           period=cell.lengths))[0]
+    V1 = dolfinx.fem.functionspace(cell.mesh, ("Lagrange", 1))
+    u1, v1 = ufl.TrialFunction(V1), ufl.TestFunction(V1)
+    ref_p = solve_cell_problem(CellProblem((ufl.inner(ufl.grad(u1), ufl.grad(v1)) + u1 * v1) * ufl.dx,
+                                           {0: f * v1 * ufl.dx}, period=cell.lengths, mean_zero=False))[0]
+    dx = ufl.dx(domain=cell.mesh)
+    assert abs(integrate(w.sub(0) * dx)) < 1e-12
+    assert np.sqrt(integrate((w.sub(0) - ref_u) ** 2 * dx)) < 1e-10
+    assert np.sqrt(integrate((w.sub(1) - ref_p) ** 2 * dx)) < 1e-10
+    with pytest.raises(ValueError, match="mean_zero_components"):
+        solve_cell_problem(CellProblem(a, {0: (g * v + f * q) * ufl.dx}, period=cell.lengths,
+                                       mean_zero_components=[2]))
+
+
+@pytest.mark.mpi
 def test_block_layout_matches_single_space_solves():
     """P for a list of spaces follows dolfinx's monolithic block layout (assemble_matrix(kind=None))."""
     from homfx.solvers import LinearSolver
