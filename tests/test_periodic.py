@@ -132,13 +132,18 @@ def _helmholtz_pair(msh):
     return s, (8 * pi**2 + 1) * s
 
 
+def _mixed_p2_p1(msh):
+    """A mixed-element (not blocked) P2 x P1 space."""
+    el = basix.ufl.mixed_element([basix.ufl.element("Lagrange", msh.basix_cell(), 2),
+                                  basix.ufl.element("Lagrange", msh.basix_cell(), 1)])
+    return dolfinx.fem.functionspace(msh, el)
+
+
 @pytest.mark.mpi
 def test_mixed_element_space():
     """P on a mixed P2 x P1 space (sub-space collapse): both fields converge to the periodic solution."""
     cell = periodic_box(2, 1 / 16)
-    el = basix.ufl.mixed_element([basix.ufl.element("Lagrange", cell.mesh.basix_cell(), 2),
-                                  basix.ufl.element("Lagrange", cell.mesh.basix_cell(), 1)])
-    W = dolfinx.fem.functionspace(cell.mesh, el)
+    W = _mixed_p2_p1(cell.mesh)
     (u, p), (v, q) = ufl.TrialFunctions(W), ufl.TestFunctions(W)
     s, f = _helmholtz_pair(cell.mesh)
     a = (ufl.inner(ufl.grad(u), ufl.grad(v)) + u * v + ufl.inner(ufl.grad(p), ufl.grad(q)) + p * q) * ufl.dx
@@ -147,8 +152,7 @@ def test_mixed_element_space():
     e_u = _errors(w.sub(0), s)[0]
     e_p = _errors(w.sub(1), s)[0]
     assert e_u < 2e-3 and e_p < 5e-2
-    # reference: the same problem without periodicity has a visibly different (wrong) solution?
-    # no: with Neumann data the Helmholtz solution is also periodic; instead check P removed DOFs
+    # the slave DOFs of both fields were glued (Neumann data alone would also give a periodic solution)
     R = periodic_restriction(W, cell.lengths)
     assert R.num_reduced < R.num_full
 
@@ -158,9 +162,7 @@ def test_mixed_space_mean_zero_per_component():
     """Mixed P2 x P1: a pure-Neumann field (mean-zero constrained) and a Helmholtz field (unconstrained,
     selected with mean_zero_components=[0]); each equals its scalar periodic solve."""
     cell = periodic_box(2, 1 / 12)
-    el = basix.ufl.mixed_element([basix.ufl.element("Lagrange", cell.mesh.basix_cell(), 2),
-                                  basix.ufl.element("Lagrange", cell.mesh.basix_cell(), 1)])
-    W = dolfinx.fem.functionspace(cell.mesh, el)
+    W = _mixed_p2_p1(cell.mesh)
     (u, p), (v, q) = ufl.TrialFunctions(W), ufl.TestFunctions(W)
     s, f = _helmholtz_pair(cell.mesh)
     g = 8 * pi**2 * s  # -Laplace s, mean zero
