@@ -71,7 +71,8 @@ def main(argv):
             all_rows.append({"case": sp[0]["case"], "metric": f"mpirun -n 2 speed-up ({sp[0].get('dofs')} DOFs)",
                              "value": t[1] / t[2], "target": ">= 1.6",
                              "note": f"np=1 {t[1]:.1f} s, np=2 {t[2]:.1f} s; signals "
-                                     + ", ".join(f"{r['signal']:.12f}" for r in sp)})
+                                     + ", ".join(f"{r['signal']:.12f}" for r in sp)
+                                     + "; peak (rank 0) " + ", ".join(f"{r['peak_mib']:.0f}" for r in sp) + " MiB"})
     w = max(len(f"{r['case']}: {r['metric']}") for r in all_rows)
     print(f"\n{'benchmark':<{w}}  {'value':>12}  target")
     for r in all_rows:

@@ -29,16 +29,19 @@ import numpy as np
 import ufl
 
 from homfx._stack import PETSc, dolfinx
+from homfx.forms import assemble_linear
 from homfx.periodic import PeriodicRestriction, periodic_restriction
 from homfx.solvers import LinearSolver, MeanZeroSolver
 
 
 @dataclass
 class CellProblem:
-    """Declaration of a linear cell problem ``a(u, v) = L_k(v)`` for each key k of ``rhs``."""
+    """Declaration of a linear cell problem ``a(u, v) = L_k(v)`` for each key k of ``rhs``. Each L_k is a UFL
+    linear form, a compiled dolfinx Form, or an assembled vector (e.g. from a
+    :class:`homfx.forms.ParametrizedForm`, for many right-hand sides of one shape)."""
 
     a: ufl.Form
-    rhs: Mapping[Hashable, ufl.Form]
+    rhs: Mapping[Hashable, "ufl.Form | dolfinx.fem.Form | PETSc.Vec"]
     name: str = "cell problem"
     period: Sequence[float] | None = (1.0, 1.0)
     periodic_axes: Sequence[int] | None = None
@@ -177,16 +180,19 @@ class CellOperator:
         return self.A.getSize()[0]
 
     def assemble_rhs(self, L, entity_maps=None) -> tuple["PETSc.Vec", float]:
-        """(P^T b, ||b||_1) for a linear form (UFL or compiled), ghost contributions accumulated. The norm is
+        """(P^T b, ||b||_1) for a linear form (UFL or compiled; ghost contributions accumulated) or an
+        assembled vector b (left to the caller). The norm is
         of b before periodic gluing: the scale for the compatibility defect (a right-hand side that only
         vanishes after gluing would otherwise be measured as noise over noise). ``entity_maps`` overrides
         the operator's (a right-hand side may couple to another submesh)."""
+        if isinstance(L, PETSc.Vec):  # already assembled (e.g. homfx.forms.ParametrizedForm): not consumed
+            scale = L.norm(PETSc.NormType.NORM_1)
+            return (L.copy() if self.R is None else self.R.restrict(L)), scale
         t0 = time.perf_counter()
         em = self.entity_maps if entity_maps is None else list(entity_maps)
         Lf = L if isinstance(L, dolfinx.fem.Form) else dolfinx.fem.form(L, entity_maps=em)
         self.timings["rhs_jit"] += time.perf_counter() - t0
-        b = dolfinx.fem.petsc.assemble_vector(Lf)
-        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        b = assemble_linear(Lf)
         scale = b.norm(PETSc.NormType.NORM_1)
         if self.R is None:
             return b, scale
@@ -212,7 +218,7 @@ class CellOperator:
         self.timings["solve"] += time.perf_counter() - t0
         return u
 
-    def solve(self, rhs: Mapping[Hashable, ufl.Form]) -> CellSolution:
+    def solve(self, rhs: Mapping[Hashable, "ufl.Form | dolfinx.fem.Form | PETSc.Vec"]) -> CellSolution:
         """Solve every right-hand side of ``rhs`` with the existing factorization."""
         sols, compat = {}, {}
         for k, L in rhs.items():

@@ -77,15 +77,16 @@ class LinearSolver:
                 A.setNearNullSpace(nullspace)
         ksp.setTolerances(rtol=rtol, atol=atol, max_it=max_it)
         ksp.setFromOptions()
-        for k in base:
-            del opts[self.prefix + k]
         self.ksp = ksp
         t0 = time.perf_counter()
         try:
-            ksp.setUp()
+            ksp.setUp()  # factor options (mat_mumps_*) are read here, so the options stay set until now
         except PETSc.Error as e:
             raise SolverError(f"{name}: set-up of the {method} solver failed: {e}; PC reason "
                               f"{ksp.getPC().getFailedReason()}") from e
+        finally:
+            for k in base:
+                del opts[self.prefix + k]
         self._check_factor()
         self.timings.setup = time.perf_counter() - t0
 

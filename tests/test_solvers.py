@@ -69,3 +69,17 @@ def test_mean_zero_neumann_exact_mean_and_residual(method):
     r.axpy(ones.dot(b) / ones.dot(c), c)  # the projected right-hand side b - <b> c
     assert r.norm() < 1e-8 * b.norm()
     assert s.compatibility(b)[0] > 1e-3  # sin(3x) has a nonzero mean: reported
+
+
+@pytest.mark.mpi
+def test_factor_options_reach_mumps():
+    """Options for the factorization (read by MUMPS at set-up, not by KSPSetFromOptions) take effect: the
+    ordering MUMPS reports (INFOG(7)) is the one asked for, and the solution does not depend on it."""
+    V, A, b = _laplace(mass=1.0)
+    used, sols = {}, {}
+    for ordering in (0, 2):  # AMD, AMF: not the default choice (METIS / automatic)
+        s = LinearSolver(A, f"ordering {ordering}", options={"mat_mumps_icntl_7": ordering})
+        used[ordering] = s.ksp.getPC().getFactorMatrix().getMumpsInfog(7)
+        sols[ordering] = s.solve(b)
+    assert used == {0: 0, 2: 2}
+    assert (sols[0] - sols[2]).norm() <= 1e-12 * sols[0].norm()

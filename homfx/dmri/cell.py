@@ -19,6 +19,11 @@ Every right-hand side is checked against the corrected compatibility condition (
 |sum of the reduced RHS over a kernel piece| / (sum of the l1 norms of its contributions) must be
 <= 1e-10, else a CompatibilityError naming the problem (the maxima are reported per problem family).
 
+The right-hand sides are assembled from three UFL linear forms compiled once per compartment, with a
+coefficient slot w and a direction slot e (:class:`CompartmentIntegrals`: int w v, int d_i w v, int w d_i v;
+homfx.forms.ParametrizedForm): omega_i = -D n_i, chi_ij = -D N_i^T omega_j, phi_ij = D N_i omega_j + c_ij 1.
+The same vectors give the tensor averages as dot products (effective.py), so no matrix is assembled for them.
+
 All cell problems of one compartment share ONE factorization (:class:`SharedFactorization`): omega and psi
 are solved first, then chi and phi (which need omega and DD) with the same factors.
 """
@@ -34,6 +39,7 @@ import ufl
 
 from homfx._stack import PETSc, dolfinx
 from homfx.cellproblem import CellOperator, CellProblem, CellSolution
+from homfx.forms import ParametrizedForm, assemble_linear, unit_vector
 from homfx.dmri.cells import check_compartments, interface_dS
 from homfx.geometry import INCLUSION_TAG0, CellMesh, sub_cell
 
@@ -65,10 +71,10 @@ class Compartment:
     dx: ufl.Measure  # parent dx restricted to alpha: use self.dx(self.tags)
     tags: tuple
     dS: ufl.Measure  # parent dS over Gamma, '+' = Y^e side
-    volume: float  # |Y^alpha|_h
-    gamma: float  # |Gamma|_h
+    volume: float = 0.0  # |Y^alpha|_h
+    gamma: float = 0.0  # |Gamma|_h
     groups: list = field(default_factory=list)  # mean-zero groups: submesh cell arrays, or True (one piece)
-    piece_theta: list = field(default_factory=list)  # c: [(cell tag, facet tag, theta_k)]
+    integrals: "CompartmentIntegrals | None" = None
 
     @property
     def sign(self) -> float:
@@ -95,7 +101,7 @@ class Compartment:
 
 
 def make_compartment(cell: CellMesh, name: str, D: float, degree: int = 1) -> Compartment:
-    """Submesh, space and measures of compartment ``name`` ('e' or 'c'). Collective."""
+    """Submesh, space, measures and integrals of compartment ``name`` ('e' or 'c'). Collective."""
     if name not in SIGN:
         raise ValueError(f"compartment must be 'e' or 'c', got {name!r}")
     if degree not in (1, 2):
@@ -104,25 +110,18 @@ def make_compartment(cell: CellMesh, name: str, D: float, degree: int = 1) -> Co
     sub, emap = sub_cell(cell, [name])
     V = dolfinx.fem.functionspace(sub.mesh, ("Lagrange", degree))
     dx = ufl.Measure("dx", domain=cell.mesh, subdomain_data=cell.cell_tags)
-    dS = interface_dS(cell)
-    tags = cell.phase_tags(name)
-    comp = Compartment(name, D, cell, sub, emap, V, dx, tags, dS, 0.0, 0.0)
-    # |Y^a|_h = sum_a int phi_a and |Gamma|_h = sum_a int_Gamma phi_a: the same quadrature as the right-hand
-    # sides, so that the psi sources are compatible to round-off also on curved (P2) cells
-    v = ufl.TestFunction(V)
-    comp.volume = _vector_sum(comp, v * dx(tags))
-    comp.gamma = _vector_sum(comp, comp.trace(v) * dS(cell.interface_tags()))
+    comp = Compartment(name, D, cell, sub, emap, V, dx, cell.phase_tags(name), interface_dS(cell))
     if name == "e":
         comp.groups = True
     else:
         sub_tags = sub.cell_tag_array()
-        comp.groups = [np.flatnonzero(sub_tags == t).astype(np.int32) for t in tags]
-        for i, t in sorted(cell.interfaces.items()):
-            ct = INCLUSION_TAG0 + i
-            vol_k = _vector_sum(comp, v * dx(ct))
-            gam_k = _vector_sum(comp, comp.trace(v) * dS(t))
-            comp.piece_theta.append((ct, t, gam_k / vol_k))
-        th = np.array([p[2] for p in comp.piece_theta])
+        comp.groups = [np.flatnonzero(sub_tags == t).astype(np.int32) for t in comp.tags]
+    comp.integrals = ig = CompartmentIntegrals(comp)
+    # |Y^a|_h = sum_a int phi_a and |Gamma|_h = sum_a int_Gamma phi_a: the same quadrature as the right-hand
+    # sides, so that the psi sources are compatible to round-off also on curved (P2) cells
+    comp.volume, comp.gamma = ig.one.sum(), ig.gamma.sum()
+    if name == "c":
+        th = np.array([p.theta for p in ig.pieces])
         spread = float(np.max(np.abs(th - comp.theta)) / comp.theta)
         if spread > THETA_TOL:
             raise ValueError(
@@ -130,15 +129,6 @@ def make_compartment(cell: CellMesh, name: str, D: float, degree: int = 1) -> Co
                 f"{np.round(th, 4).tolist()}: the single intra-cellular compartment model needs equal ratios "
                 "(spec 2.6; e.g. identical disks)")
     return comp
-
-
-def _vector_sum(comp: Compartment, L) -> float:
-    """sum over the owned DOFs of the assembled linear form L (= L(1) for a Lagrange space)."""
-    b = dolfinx.fem.petsc.assemble_vector(dolfinx.fem.form(L, entity_maps=[comp.emap]))
-    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-    val = b.sum()
-    b.destroy()
-    return float(val)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -155,68 +145,156 @@ def operator_form(comp: Compartment) -> ufl.Form:
     return comp.D * ufl.inner(ufl.grad(u), ufl.grad(v)) * comp.dxa()
 
 
-def omega_rhs(comp: Compartment) -> dict:
-    """(3.18): -int D d_i v, i = 0..d-1 (G = D e_i, no Gamma data; compatible).
+@dataclass
+class Piece:
+    """One mean-zero piece of the compartment (Y^e, or one inclusion Y^c_k): theta_k = |Gamma_k|/|Y_k| and
+    the vectors int_{Y_k} phi_a, int_{Gamma_k} phi_a."""
 
-    The rhs builders return {key: [terms]}: the sum is the right-hand side, the terms set the scale of the
-    compatibility check (spec 2.6: defect relative to the l1 norm of the contributions)."""
-    v = ufl.TestFunction(comp.V)
-    return {("omega", i): [-comp.D * v.dx(i) * comp.dxa()] for i in range(comp.dim)}
+    theta: float
+    one: object
+    gamma: object
+
+
+class CompartmentIntegrals:
+    """Exact discrete integrals over Y^alpha as assembled vectors (rows: the test functions phi_a of V^alpha;
+    spec 8.6). Three UFL linear forms, compiled once with a coefficient slot w and a direction slot e, give
+    every right-hand side of the cell problems and every average in the tensors::
+
+        mass(w)       = int w phi_a          (= M w)
+        d_trial(i, w) = int d_i w phi_a      (= N_i w)
+        d_test(i, w)  = int w d_i phi_a      (= N_i^T w)
+
+    with ``one`` = int phi_a, ``gamma`` = int_Gamma phi_a, ``n[i]`` = int d_i phi_a, and ``pieces`` (one per
+    mean-zero group: Y^e, or each inclusion of Y^c). Integrals of functions are then dot products:
+    int w u = w . M u, int d_i u = n_i . u, int_Gamma u = gamma . u."""
+
+    def __init__(self, comp: Compartment):
+        v = ufl.TestFunction(comp.V)
+        d, em, dxa = comp.dim, [comp.emap], comp.dxa()
+        w = dolfinx.fem.Function(comp.V)
+        e = dolfinx.fem.Constant(comp.cell.mesh, np.zeros(d))
+        self.dim = d
+        self._mass = ParametrizedForm(w * v * dxa, entity_maps=em, w=w)
+        self._d_trial = ParametrizedForm(ufl.dot(e, ufl.grad(w)) * v * dxa, entity_maps=em, w=w, e=e)
+        self._d_test = ParametrizedForm(w * ufl.dot(e, ufl.grad(v)) * dxa, entity_maps=em, w=w, e=e)
+        self.one = self.mass(1.0)
+        self.gamma = _assemble(comp.trace(v) * comp.dS(comp.cell.interface_tags()), em)
+        self.n = [self.d_test(i, 1.0) for i in range(d)]
+        if comp.name == "e":
+            self.pieces = [Piece(self.gamma.sum() / self.one.sum(), self.one, self.gamma)]
+        else:  # each inclusion k: its own discrete theta_k, which makes psi^c compatible to round-off
+            self.pieces = []
+            for i, ft in sorted(comp.cell.interfaces.items()):
+                one_k = _assemble(v * comp.dx(INCLUSION_TAG0 + i), em)
+                gam_k = _assemble(comp.trace(v) * comp.dS(ft), em)
+                self.pieces.append(Piece(gam_k.sum() / one_k.sum(), one_k, gam_k))
+
+    def mass(self, w) -> "PETSc.Vec":
+        return self._mass.assemble(w=w)
+
+    def d_trial(self, i: int, w) -> "PETSc.Vec":
+        return self._d_trial.assemble(w=w, e=unit_vector(i, self.dim))
+
+    def d_test(self, i: int, w) -> "PETSc.Vec":
+        return self._d_test.assemble(w=w, e=unit_vector(i, self.dim))
+
+    def inner(self, w, u) -> float:
+        """int w u."""
+        m = self.mass(u)
+        val = dot(m, w)
+        m.destroy()
+        return val
+
+    def dmean(self, i: int, u) -> float:
+        """int d_i u."""
+        return dot(self.n[i], u)
+
+    def gamma_int(self, u) -> float:
+        """int_Gamma u."""
+        return dot(self.gamma, u)
+
+
+def _assemble(L, entity_maps) -> "PETSc.Vec":
+    return assemble_linear(dolfinx.fem.form(L, entity_maps=entity_maps))
+
+
+def _vec(u):
+    return u.x.petsc_vec if hasattr(u, "x") else u
+
+
+def dot(b, u) -> float:
+    """b . u over the owned entries (b an assembled vector, u a Function or vector): an exact discrete integral."""
+    return float(_vec(b).dot(_vec(u)))
+
+
+def lincomb(*terms) -> "PETSc.Vec":
+    """sum_k c_k b_k for (c_k, b_k) pairs: a new vector."""
+    (c0, b0), rest = terms[0], terms[1:]
+    out = b0.copy()
+    out.scale(c0)
+    for c, b in rest:
+        out.axpy(c, b)
+    return out
+
+
+# Right-hand sides (spec 2.1-2.4): {key: vector} or {key: (vector, compatibility scale)}; the scale is the
+# size of the source's contributions (spec 2.6: defect relative to the l1 norm of the contributions).
+
+
+def omega_rhs(comp: Compartment) -> dict:
+    """(3.18): -int D d_i v = -D n_i (G = D e_i, no Gamma data; compatible)."""
+    return {("omega", i): lincomb((-comp.D, n)) for i, n in enumerate(comp.integrals.n)}
 
 
 def psi_rhs(comp: Compartment) -> dict:
-    """(3.23) corrected: s theta int v - s int_Gamma v (spec 2.4). For Y^c each inclusion k uses theta_k."""
-    v = ufl.TestFunction(comp.V)
+    """(3.23) corrected: s theta int v - s int_Gamma v (spec 2.4), per piece k with its own theta_k."""
     s = comp.sign
-    if comp.name == "e":
-        th = dolfinx.fem.Constant(comp.cell.mesh, comp.theta)
-        return {"psi": [s * th * v * comp.dxa(), -s * comp.trace(v) * comp.dS(comp.cell.interface_tags())]}
-    terms = []
-    for ct, ft, th_k in comp.piece_theta:
-        th = dolfinx.fem.Constant(comp.cell.mesh, th_k)
-        terms += [s * th * v * comp.dx(ct), -s * comp.trace(v) * comp.dS(ft)]
-    return {"psi": terms}
+    terms = [t for p in comp.integrals.pieces for t in ((s * p.theta, p.one), (-s, p.gamma))]
+    scale = sum(abs(c) * b.norm(PETSc.NormType.NORM_1) for c, b in terms)
+    return {"psi": (lincomb(*terms), scale)}
 
 
-def chi_rhs(comp: Compartment, omega) -> dict:
-    """(3.21): -int D omega_j d_i v (the Gamma term of (3.21) is built in; spec 2.2 pitfall)."""
-    v = ufl.TestFunction(comp.V)
+def chi_rhs(comp: Compartment, Nt_omega) -> dict:
+    """(3.21): -int D omega_j d_i v = -D N_i^T omega_j (the Gamma term of (3.21) is built in; spec 2.2)."""
     d = comp.dim
-    return {("chi", i, j): [-comp.D * omega[j] * v.dx(i) * comp.dxa()] for i in range(d) for j in range(d)}
+    return {("chi", i, j): lincomb((-comp.D, Nt_omega[i][j])) for i in range(d) for j in range(d)}
 
 
-def phi_rhs(comp: Compartment, omega, DD: np.ndarray) -> dict:
-    """(3.22): int (D d_i omega_j + D delta_ij - DD_ij) v, DD = the homogenized tensor (3.17) of this mesh.
-    The compatibility scale uses the size of each contribution (D d_i omega_j, D, DD_ij), so that an
-    identically vanishing source (phi^c for isolated inclusions) is measured against D |Y^c|, not 0."""
-    v = ufl.TestFunction(comp.V)
-    d = comp.dim
+def phi_rhs(comp: Compartment, N_omega, DD: np.ndarray) -> dict:
+    """(3.22): int (D d_i omega_j + D delta_ij - DD_ij) v = D N_i omega_j + (D delta_ij - DD_ij) one, with
+    DD = the homogenized tensor (3.17) of this mesh. The compatibility scale is the size of each
+    contribution (D d_i omega_j, D, DD_ij), so that an identically vanishing source (phi^c for isolated
+    inclusions) is measured against D |Y^c|, not 0."""
+    d, D, one = comp.dim, comp.D, comp.integrals.one
+    norm1 = lambda b: b.norm(PETSc.NormType.NORM_1)  # noqa: E731
     out = {}
     for i in range(d):
         for j in range(d):
-            c = dolfinx.fem.Constant(comp.cell.mesh, comp.D * (i == j) - float(DD[i, j]))
-            L = (comp.D * omega[j].dx(i) + c) * v * comp.dxa()
-            scale = [comp.D * omega[j].dx(i) * v * comp.dxa(), comp.D * v * comp.dxa(),
-                     dolfinx.fem.Constant(comp.cell.mesh, abs(float(DD[i, j]))) * v * comp.dxa()]
-            out[("phi", i, j)] = (L, scale)
+            c = D * (i == j) - float(DD[i, j])
+            scale = D * norm1(N_omega[i][j]) + (D + abs(float(DD[i, j]))) * norm1(one)
+            out[("phi", i, j)] = (lincomb((D, N_omega[i][j]), (c, one)), scale)
     return out
 
 
 @dataclass
 class DmriCellProblem(CellProblem):
-    """A CellProblem whose right-hand sides are also kept as lists of terms (for the compatibility scale)."""
+    """A CellProblem with, per right-hand side, the size of its contributions (the compatibility scale)."""
 
     terms: dict = field(default_factory=dict)
 
 
 def cell_problem(comp: Compartment, a: ufl.Form, rhs_terms: dict, name: str) -> DmriCellProblem:
-    """The engine declaration: periodic for Y^e, pure Neumann with mean zero per inclusion for Y^c."""
+    """The engine declaration: periodic for Y^e, pure Neumann with mean zero per inclusion for Y^c.
+    ``rhs_terms``: key -> vector, (vector, scale), or a list of UFL terms (their sum is the form; each
+    term's size enters the scale)."""
     rhs, terms = {}, {}
     for k, t in rhs_terms.items():
-        if isinstance(t, tuple):  # (form, scale terms)
-            rhs[k], terms[k] = t
-        else:  # list of terms: the sum is the form
+        if isinstance(t, tuple):  # (vector or form, compatibility scale)
+            rhs[k], terms[k] = t[0], [t[1]]
+        elif isinstance(t, list):  # UFL terms: the sum is the form
             rhs[k], terms[k] = sum(t[1:], t[0]), t
+        else:
+            rhs[k] = t
     return DmriCellProblem(a=a, rhs=rhs,
                            name=f"dmri {name} [{comp.name}]",
                            period=comp.cell.lengths if comp.name == "e" else None,
@@ -244,15 +322,19 @@ class SharedFactorization:
         return self.op.dofs
 
     def compatibility(self, b_red, terms=(), entity_maps=None) -> list:
-        """Corrected (A.1), discrete: |n_g^T b| / (sum over the terms of ||b_term||_1), per kernel piece g
-        (the terms' sizes, because a right-hand side can vanish identically, e.g. phi^c)."""
+        """Corrected (A.1), discrete: |n_g^T b| / (sum of the sizes of the terms), per kernel piece g (the
+        terms' sizes, because a right-hand side can vanish identically, e.g. phi^c). A term is a number
+        (its size) or a UFL form (assembled, l1 norm)."""
         scale = None
         if terms:
             scale = 0.0
             for t in terms:
-                bt, s_t = self.op.assemble_rhs(t, entity_maps)
-                scale += s_t
-                bt.destroy()
+                if isinstance(t, (int, float)):
+                    scale += float(t)
+                else:
+                    bt, s_t = self.op.assemble_rhs(t, entity_maps)
+                    scale += s_t
+                    bt.destroy()
         return self.op.compatibility(b_red, scale)
 
     def solve(self, problem: CellProblem) -> CellSolution:
@@ -285,63 +367,14 @@ def _fname(key) -> str:
     return str(key)
 
 
+def _destroy_vectors(rhs: dict) -> None:
+    for b in rhs.values():
+        if isinstance(b, PETSc.Vec):
+            b.destroy()
+
+
 # ---------------------------------------------------------------------------------------------------------
-# matrices for the tensor formulas (exact discrete integrals as vector products)
-
-
-@dataclass
-class CompartmentMatrices:
-    """M_ab = int phi_b phi_a, N_i[a, b] = int phi_a d_i phi_b (over Y^alpha), the constant 1 and
-    g_a = int_Gamma phi_a. Rows are test functions. All on the (unreduced) space V^alpha."""
-
-    M: object
-    N: list
-    one: object  # dolfinx Function = 1
-    g: object
-
-    def inner(self, w, u, A=None) -> float:
-        """w^T A u (A = M by default): e.g. inner(w, u) = int w u."""
-        A = self.M if A is None else A
-        y = A.createVecLeft()
-        A.mult(_vec(u), y)
-        return float(y.dot(_vec(w)))
-
-    def dmean(self, i, u) -> float:
-        """int d_i u."""
-        return self.inner(self.one, u, self.N[i])
-
-    def gamma_int(self, u) -> float:
-        """int_Gamma u."""
-        return float(self.g.dot(_vec(u)))
-
-
-def _vec(u):
-    return u.x.petsc_vec if hasattr(u, "x") else u
-
-
-def compartment_matrices(comp: Compartment) -> CompartmentMatrices:
-    u, v = _trial_test(comp)
-    em = [comp.emap]
-    dxa = comp.dxa()
-
-    forms = [dolfinx.fem.form(f, entity_maps=em) for f in [u * v * dxa] + [u.dx(i) * v * dxa for i in range(comp.dim)]]
-    pattern = dolfinx.fem.petsc.create_matrix(forms[0])  # one sparsity pattern for all (same space pair)
-
-    def mat(form):
-        A = pattern.duplicate()
-        A.zeroEntries()
-        dolfinx.fem.petsc.assemble_matrix(A, form)
-        A.assemble()
-        return A
-
-    M, *N = [mat(f) for f in forms]
-    pattern.destroy()
-    one = dolfinx.fem.Function(comp.V)
-    one.x.array[:] = 1.0
-    g = dolfinx.fem.petsc.assemble_vector(dolfinx.fem.form(
-        comp.trace(v) * comp.dS(comp.cell.interface_tags()), entity_maps=em))
-    g.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-    return CompartmentMatrices(M, N, one, g)  # keep the Function: its petsc_vec borrows its array
+# tensor building blocks
 
 
 def interface_mass(ca: Compartment, cb: Compartment):
@@ -355,10 +388,19 @@ def interface_mass(ca: Compartment, cb: Compartment):
     return G
 
 
-def diffusion_tensor(comp: Compartment, mats: CompartmentMatrices, omega) -> np.ndarray:
+def bilinear(w, A, u) -> float:
+    """w^T A u for a matrix A (e.g. int_Gamma w u with A = interface_mass)."""
+    y = A.createVecLeft()
+    A.mult(_vec(u), y)
+    val = float(y.dot(_vec(w)))
+    y.destroy()
+    return val
+
+
+def diffusion_tensor(comp: Compartment, omega) -> np.ndarray:
     """(3.17): DD_ij = <D (d_i omega_j + delta_ij)>_{Y^alpha}."""
-    d = comp.dim
-    return np.array([[comp.D * ((i == j) + mats.dmean(i, omega[j]) / comp.volume) for j in range(d)]
+    d, ig = comp.dim, comp.integrals
+    return np.array([[comp.D * ((i == j) + ig.dmean(i, omega[j]) / comp.volume) for j in range(d)]
                      for i in range(d)])
 
 
@@ -368,7 +410,9 @@ def diffusion_tensor(comp: Compartment, mats: CompartmentMatrices, omega) -> np.
 
 @dataclass
 class Correctors:
-    """All cell solutions of one compartment (dolfinx Functions on the submesh)."""
+    """All cell solutions of one compartment (dolfinx Functions on the submesh), and the vectors
+    M omega_j, N_i omega_j, N_i^T omega_j (CompartmentIntegrals) that the right-hand sides of chi, phi and the
+    tensor averages share."""
 
     comp: Compartment
     omega: list  # [i]
@@ -376,10 +420,16 @@ class Correctors:
     phi: list  # [i][j]
     psi: object
     DD: np.ndarray
-    mats: CompartmentMatrices
+    M_omega: list  # [j]: int omega_j phi_a
+    N_omega: list  # [i][j]: int d_i omega_j phi_a
+    Nt_omega: list  # [i][j]: int omega_j d_i phi_a
     compatibility: dict  # family -> max defect over keys and pieces
     dofs: int
     factor: SharedFactorization
+
+    @property
+    def integrals(self) -> CompartmentIntegrals:
+        return self.comp.integrals
 
     def X(self, j, k):
         """X_jk = chi_jk + phi_jk as a PETSc vector (only the sum enters the tensors)."""
@@ -390,16 +440,20 @@ class Correctors:
 
 def solve_correctors(comp: Compartment, method: str = "lu") -> Correctors:
     """omega, psi, then chi, phi of one compartment, with one factorization. Collective."""
-    d = comp.dim
+    d, ig = comp.dim, comp.integrals
     a = operator_form(comp)
     p1 = cell_problem(comp, a, {**omega_rhs(comp), **psi_rhs(comp)}, "omega+psi")
     fac = SharedFactorization(p1, method=method)
     s1 = fac.solve(p1)
+    _destroy_vectors(p1.rhs)
     omega = [s1[("omega", i)] for i in range(d)]
-    mats = compartment_matrices(comp)
-    DD = diffusion_tensor(comp, mats, omega)
-    p2 = cell_problem(comp, a, {**chi_rhs(comp, omega), **phi_rhs(comp, omega, DD)}, "chi+phi")
+    M_omega = [ig.mass(w) for w in omega]
+    N_omega = [[ig.d_trial(i, w) for w in omega] for i in range(d)]
+    Nt_omega = [[ig.d_test(i, w) for w in omega] for i in range(d)]
+    DD = diffusion_tensor(comp, omega)
+    p2 = cell_problem(comp, a, {**chi_rhs(comp, Nt_omega), **phi_rhs(comp, N_omega, DD)}, "chi+phi")
     s2 = fac.solve(p2)
+    _destroy_vectors(p2.rhs)
     compat = {}
     for sol in (s1, s2):
         for k, v in sol.compatibility.items():
@@ -409,7 +463,7 @@ def solve_correctors(comp: Compartment, method: str = "lu") -> Correctors:
     phi = [[s2[("phi", i, j)] for j in range(d)] for i in range(d)]
     for f in omega + [s1["psi"]]:
         f.name = f"{f.name}_{comp.name}"
-    return Correctors(comp, omega, chi, phi, s1["psi"], DD, mats, compat, fac.dofs, fac)
+    return Correctors(comp, omega, chi, phi, s1["psi"], DD, M_omega, N_omega, Nt_omega, compat, fac.dofs, fac)
 
 
 def make_compartments(cell: CellMesh, De: float, Dc: float, degree: int = 1) -> dict:

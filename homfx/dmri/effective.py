@@ -12,8 +12,8 @@ S ~ L^2, DD ~ D, T, B ~ D L^2, I, Z ~ L, <[psi]>_Gamma ~ L/D.
     I^a_ij   = <-D d_j psi omega_i + D psi d_j omega_i>_{Y^a} + s_a theta^a S^a_ij        (3.28)
     <[omega]>_Gamma = <omega^e>_Gamma - <omega^c>_Gamma,  <[psi]>_Gamma = <psi^e>_Gamma - <psi^c>_Gamma
 
-All averages are exact discrete integrals (vector products with the assembled mass, derivative and
-interface-mass matrices of the same mesh and space as the cell problems; spec 8.6).
+All averages are exact discrete integrals on the mesh and space of the cell problems (spec 8.6): dot
+products with the vectors of homfx.dmri.cell.CompartmentIntegrals, and the interface mass matrix for Z.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from homfx.dmri.cell import Correctors, interface_mass, make_compartments, solve_correctors
+from homfx.dmri.cell import Correctors, bilinear, dot, interface_mass, make_compartments, solve_correctors
 from homfx.geometry import CellMesh
 
 PHASES = ("e", "c")
@@ -103,24 +103,25 @@ class DmriTensors:
 
 
 def compartment_tensors(cor: Correctors) -> dict:
-    """DD, S, T, B, I, <omega>_Gamma, <psi>_Gamma of one compartment."""
-    comp, m = cor.comp, cor.mats
+    """DD, S, T, B, I, <omega>_Gamma, <psi>_Gamma of one compartment: dot products of the solutions with
+    the vectors M omega_j, N_i omega_j, N_i^T omega_j kept from the right-hand sides (exact discrete
+    integrals: int w d_i u = w . N_i u)."""
+    comp, ig = cor.comp, cor.integrals
     d, D, vol, s = comp.dim, comp.D, comp.volume, comp.sign
-    w = cor.omega
+    w, N, Nt = cor.omega, cor.N_omega, cor.Nt_omega
     X = [[cor.X(j, k) for k in range(d)] for j in range(d)]
-    S = np.array([[-m.inner(w[i], w[j]) / vol for j in range(d)] for i in range(d)])
+    S = np.array([[-dot(cor.M_omega[j], w[i]) / vol for j in range(d)] for i in range(d)])
     WW = -S  # <omega_k omega_l>
     T = np.zeros((d,) * 4)
-    for i, j, k, l in itertools.product(range(d), repeat=4):
-        T[i, j, k, l] = D * (-m.inner(w[l], X[j][k], m.N[i]) + m.inner(X[j][k], w[l], m.N[i])) / vol \
-            - (i == j) * D * WW[k, l]
+    for i, j, k, l in itertools.product(range(d), repeat=4):  # -int d_i X_jk omega_l + int X_jk d_i omega_l
+        T[i, j, k, l] = D * (-dot(Nt[i][l], X[j][k]) + dot(N[i][l], X[j][k])) / vol - (i == j) * D * WW[k, l]
     DD = cor.DD
     B_raw = -T + np.einsum("ij,kl->ijkl", DD, S)
     psi = cor.psi
-    I = np.array([[D * (-m.inner(w[i], psi, m.N[j]) + m.inner(psi, w[i], m.N[j])) / vol for j in range(d)]
+    I = np.array([[D * (-dot(Nt[j][i], psi) + dot(N[j][i], psi)) / vol for j in range(d)]
                   for i in range(d)]) + s * comp.theta * S
-    om_g = np.array([m.gamma_int(w[i]) for i in range(d)]) / comp.gamma
-    psi_g = m.gamma_int(psi) / comp.gamma
+    om_g = np.array([ig.gamma_int(w[i]) for i in range(d)]) / comp.gamma
+    psi_g = ig.gamma_int(psi) / comp.gamma
     for x in itertools.chain.from_iterable(X):
         x.destroy()
     return dict(D=DD, S=S, T=T, B_raw=B_raw, B=symmetrize4(B_raw), I=I, omega_gamma=om_g, psi_gamma=psi_g)
@@ -136,9 +137,9 @@ def coupling_tensors(cors: dict) -> dict:
         Zab = np.zeros((d, d))
         for i in range(d):
             for j in range(d):
-                ww = ca.mats.inner(ca.omega[j], cb.omega[i], G) / gam
+                ww = bilinear(ca.omega[j], G, cb.omega[i]) / gam
                 x = cb.X(i, j)
-                xg = cb.mats.gamma_int(x) / gam
+                xg = cb.integrals.gamma_int(x) / gam
                 x.destroy()
                 Zab[i, j] = ca.comp.sign * ca.comp.theta * (ww - xg)
         G.destroy()
@@ -188,7 +189,7 @@ def _warn_unequal_omega_means(cors):
     tags = ce.cell.interface_tags()
     if len(tags) < 2:
         return
-    glob = np.array([cors["e"].mats.gamma_int(w) for w in cors["e"].omega]) / ce.gamma
+    glob = np.array([cors["e"].integrals.gamma_int(w) for w in cors["e"].omega]) / ce.gamma
     R = ce.dim * cc.volume / cc.gamma  # the radius for disks/spheres
     one = dolfinx.fem.Constant(ce.cell.mesh, 1.0)
     dev = 0.0
@@ -228,7 +229,7 @@ def appendix_identities(res: DmriTensors) -> dict:
     out = {}
     for a in PHASES:
         cor = res.correctors[a]
-        comp, m, fac = cor.comp, cor.mats, cor.factor
+        comp, m, fac = cor.comp, cor.integrals, cor.factor
         d, D, vol, s, th = comp.dim, comp.D, comp.volume, comp.sign, comp.theta
         v = ufl.TestFunction(comp.V)
         dx = comp.dxa()
@@ -266,7 +267,7 @@ def appendix_identities(res: DmriTensors) -> dict:
             if b != a:
                 pN.entity_maps = [comp.emap, cb.comp.emap]
             solN = fac.solve(pN)
-            Xg = np.array([[cb.mats.gamma_int(cb.X(i, j)) / cb.comp.gamma for j in range(d)] for i in range(d)])
+            Xg = np.array([[cb.integrals.gamma_int(cb.X(i, j)) / cb.comp.gamma for j in range(d)] for i in range(d)])
             out[f"N^{a}{b} (Z^{a}{b})"] = (res.Z[a + b] + s * th * Xg,
                                            np.array([[dmean(j, solN[("N", i)]) for j in range(d)]
                                                      for i in range(d)]))

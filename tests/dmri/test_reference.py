@@ -346,3 +346,28 @@ def test_bad_input_raises_value_error(disk):
         fine.slab_cell(1.2, 10)
     with pytest.raises(ValueError, match="mesh lines"):
         fine.slab_cell(0.5, 10)
+
+
+@pytest.mark.mpi
+def test_symbolic_analysis_is_shared_by_the_runs_of_a_problem():
+    """Every stage matrix of a problem has one pattern: MUMPS' symbolic analysis is done once per stage
+    system (gap, pulse) for all runs (b-values); each run still refactors numerically what it counts, and
+    gives the same signal as a fresh problem. release_solvers() frees them (the next run analyses again)."""
+    cell = cells.disk_cell(0.3, 0.1)
+    seq = PGSE(5.0, 15.0)
+    kw = dict(direction=(0, 1), sequence=seq, dt=1.0, show_progress=False)
+    qs = [float(seq.q_from_b(b)) for b in (0.5, 1.0, 2.0)]
+    PETSc.Log.begin()
+    sym, num = PETSc.Log.Event("MatLUFactorSym"), PETSc.Log.Event("MatLUFactorNum")
+    count = lambda ev: ev.getPerfInfo()["count"]  # noqa: E731
+    p = fine.ReferenceProblem(cell, DE, DC, 5e-3, eps=EPS)
+    s0, n0 = count(sym), count(num)
+    runs = [p.signal(q=q, **kw) for q in qs]
+    assert count(sym) - s0 == 2  # gap + pulse, once for three runs
+    assert count(num) - n0 == sum(r.factorizations for r in runs) == 3 * (5 + 1 + 5)
+    fresh = fine.ReferenceProblem(cell, DE, DC, 5e-3, eps=EPS).signal(q=qs[1], **kw)
+    assert abs(runs[1].signal - fresh.signal) < 1e-14
+    p.release_solvers()
+    s1 = count(sym)
+    again = p.signal(q=qs[1], **kw)
+    assert count(sym) - s1 == 2 and abs(again.signal - fresh.signal) < 1e-14
