@@ -58,5 +58,5 @@ for h in (0.0075, 0.005):
         print(json.dumps({"case": "dmri", "metric": f"cell problems + tensors (e) / (factor + {n_solves} solves), "
                           f"{cor.dofs} DOFs", "value": t_homfx / t_bare, "target": "<= 1.5",
                           "note": f"homfx {t_homfx:.2f} s (compartment set-up {t_setup:.2f} s), bare {t_bare:.2f} s, "
-                                  f"first run incl. JIT "
-                                  f"{t_first:.2f} s, peak {peak:.0f} MiB"}), flush=True)
+                                  f"JIT (cold cache: first run - best run) {max(t_first - t_homfx, 0.0):.2f} s, "
+                                  f"peak {peak:.0f} MiB"}), flush=True)
