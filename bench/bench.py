@@ -1,5 +1,6 @@
 """Benchmark driver: runs each case in a fresh process (serial or under mpirun), collects its JSON rows,
-prints one table and writes bench/results/<timestamp>.json and latest.json (atomically).
+prints one table and writes bench/results/<timestamp>.json and latest.json (atomically); a run of some
+cases only goes to bench/results/partial/ (not committed).
 
 A case is ``bench/cases/<name>.py``; it prints one JSON object per line on rank 0:
 ``{"case": ..., "metric": ..., "value": ..., "target": "<= 1.5" | null, "note": ...}``.
@@ -95,8 +96,11 @@ def main(argv):
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     data = (json.dumps({"time": stamp, "rows": all_rows}, indent=1) + "\n").encode()
-    atomic_write_bytes(ROOT / "bench" / "results" / f"{stamp}.json", data)
-    atomic_write_bytes(ROOT / "bench" / "results" / "latest.json", data)
+    if argv:  # a subset of the cases: kept apart, latest.json stays the last full run
+        atomic_write_bytes(ROOT / "bench" / "results" / "partial" / f"{stamp}.json", data)
+    else:
+        atomic_write_bytes(ROOT / "bench" / "results" / f"{stamp}.json", data)
+        atomic_write_bytes(ROOT / "bench" / "results" / "latest.json", data)
     return 1 if any(r["metric"] == "FAILED" for r in all_rows) else 0
 
 
