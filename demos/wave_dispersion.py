@@ -22,11 +22,12 @@
 # This demo
 # 1. computes the tensors of the paper's cell a(y) = (1 − ½cos 2πy₂) I with the FE cascade (one
 #    factorization for all cell problems) and compares them with the exact values;
-# 2. shows the correctors (pyvista, off-screen);
-# 3. runs the FE fine-scale solver (P2, leapfrog, MPI) on a long 1-D line over T = 3ε⁻² and compares the
+# 2. compares the dispersion curves of Bloch waves with those of u⁰ and of the effective equations;
+# 3. shows the correctors (pyvista, off-screen);
+# 4. runs the FE fine-scale solver (P2, leapfrog, MPI) on a long 1-D line over T = 3ε⁻² and compares the
 #    fine solution u^ε with u⁰ and with the effective solution ū (exact Fourier solver): ū follows the
 #    dispersive tail, u⁰ does not;
-# 4. shows the same effect in 2-D (the paper's E2 cut at t = 300, Fourier solver).
+# 5. shows the same effect in 2-D (the paper's E2 cut at t = 300, Fourier solver).
 #
 # Run: `mpirun -n 2 python demos/wave_dispersion.py [outdir]` (about 20 s on an idle 2-core machine).
 # Output: `out/wave_demo/`.
@@ -44,6 +45,7 @@ import ufl
 from homfx._stack import MPI
 from homfx.io import save_figure, write_json
 from homfx.plotting import matplotlib_setup, screenshot
+from homfx.wave import bloch
 from homfx.wave import experiments as E
 from homfx.wave import tensors as T
 from homfx.wave.cell import solve_cascade
@@ -86,7 +88,51 @@ say(f"dispersion tensor: C_1111 = {eff.C[0, 0, 0, 0]:.6f}, C_2222 = {eff.C[1, 1,
 write_json(out / "tensors.json", eff.to_json())
 
 # %% [markdown]
-# ## 2. The correctors
+# ## 2. Dispersion curves: Bloch waves against the effective equations
+# A plane wave e^{i(kx − ωt)} in the periodic medium is a Bloch wave: ω²(k) = μ(εk)/ε², with μ(κ) the lowest
+# eigenvalue of −(∂ + iκ)·a(∂ + iκ) on the cell (computed here by Fourier–Galerkin, `homfx.wave.bloch`,
+# independent of the FE cascade). An effective equation (3.2) has ω² = (a⁰k² + ε²a²k⁴)/(1 + ε²b⁰k²). In
+# the variable κ = εk both are independent of ε. The phase velocity ω/k of u⁰ is constant; that of ū bends
+# down with the Bloch curve; its error is O(κ⁴) against O(κ²) for u⁰ (every member of the 1-D family (4.3)
+# does as well).
+
+# %%
+s1 = T.laminate_scalars_smooth(T.paper_a_tilde)  # the 1-D cell a(y) = 1 − ½cos 2πy (also used in §4)
+eff1 = T.algorithm1(*T.laminate_tensors(s1, 1))
+op = bloch.bloch_operator(lambda y: T.paper_a_tilde(y[0])[:, None, None], 1, P=12)
+kap = np.geomspace(0.05, np.pi, 60)  # up to the edge of the first Brillouin zone
+c_bloch = bloch.bloch_phase_velocity(op, [1.0], kap)
+a0_1 = float(eff1.a0[0, 0])
+members = {"u⁰ (homogenized)": (0.0, 0.0), "ū (Algorithm 1, Lamacz)": (float(eff1.b0[0, 0]), 0.0),
+           "family (4.3), γ = 0.05": T.family_1d(a0_1, s1.V, 0.05)}
+c_model = {name: bloch.model_phase_velocity(a0_1, b0, a2, [1.0], kap) for name, (b0, a2) in members.items()}
+for name, c in c_model.items():
+    err = abs(c - c_bloch) / c_bloch
+    slope = np.polyfit(np.log(kap[:15]), np.log(err[:15]), 1)[0]
+    say(f"{name:>28}: phase-velocity error {err[0]:.1e} at εk = {kap[0]:.2f}, {err[-1]:.1e} at εk = π; "
+        f"slope {slope:.2f}")
+if comm.rank == 0:
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    ax1.plot(kap, c_bloch, "k-", lw=2, label="Bloch (exact)")
+    for (name, c), st in zip(c_model.items(), ("C0--", "C1-", "C2:")):
+        ax1.plot(kap, c, st, label=name)
+        ax2.loglog(kap, abs(c - c_bloch) / c_bloch, st, label=name)
+    ax1.set_xlabel("εk")
+    ax1.set_ylabel("phase velocity ω/k")
+    ax1.set_title("a(y) = 1 − ½cos 2πy")
+    ax1.legend(fontsize=8)
+    ax2.loglog(kap[:20], 0.5 * (kap[:20] / kap[0]) ** 2 * abs(c_model["u⁰ (homogenized)"][0] - c_bloch[0])
+               / c_bloch[0], "0.6", lw=0.8, label="slope 2, 4")
+    ax2.loglog(kap[:20], 0.5 * (kap[:20] / kap[0]) ** 4 * abs(c_model["ū (Algorithm 1, Lamacz)"][0] - c_bloch[0])
+               / c_bloch[0], "0.6", lw=0.8)
+    ax2.set_xlabel("εk")
+    ax2.set_ylabel("relative error of ω/k")
+    ax2.legend(fontsize=8)
+    save_figure(fig, out / "dispersion_curves.png", comm=MPI.COMM_SELF)
+comm.barrier()
+
+# %% [markdown]
+# ## 3. The correctors
 # χ₁ ≡ 0 for this layered cell; χ₂, θ₁₁ and θ₂₂ depend on y₂ only. The pictures are gathered from all MPI
 # ranks and rendered off-screen (pyvista).
 
@@ -98,7 +144,7 @@ for name, f in pics.items():
 say("corrector pictures:", ", ".join(str(out / f"{n}.png") for n in pics))
 
 # %% [markdown]
-# ## 3. Long time in 1-D: fine-scale FE versus u⁰ and ū
+# ## 4. Long time in 1-D: fine-scale FE versus u⁰ and ū
 # a(y) = 1 − ½cos(2πy), ε = 0.25, g⁰ = exp(−x²/0.2) (mean removed), on a line long enough that the two
 # half-pulses do not wrap around. The fine solution uses P2 elements with 8 cells per period and leapfrog
 # at 0.8 × the CFL step (the CFL limit is checked; progress is shown; the run checkpoints so that it can be
@@ -109,8 +155,6 @@ say("corrector pictures:", ", ".join(str(out / f"{n}.png") for n in pics))
 
 # %%
 eps, T_end = 0.25, 3 / 0.25**2  # T = 3 ε⁻² = 48
-s1 = T.laminate_scalars_smooth(T.paper_a_tilde)
-eff1 = T.algorithm1(*T.laminate_tensors(s1, 1))
 L = round((np.sqrt(eff1.a0[0, 0]) * T_end + 6) / eps) * eps  # an integer number of periods
 gmean = np.sqrt(np.pi * 0.2) / (2 * L)
 fine = FineWaveSolver(box_mesh(comm, [L], [int(round(2 * L / eps)) * 8]),
@@ -157,7 +201,7 @@ if comm.rank == 0:
 comm.barrier()
 
 # %% [markdown]
-# ## 4. The same in 2-D: the paper's E2 at t = 300
+# ## 5. The same in 2-D: the paper's E2 at t = 300
 # The Gaussian pulse in the 2-D paper medium, at t = 3ε⁻² = 300, on the truncated box Π(−L_i, L_i),
 # L_i = √a⁰_ii t + 4, from the analytic Fourier transform of g⁰ (exact in time). Cut along x₂ = 0 near
 # the front: ū (and the other members ũ_r, R = rI) show the oscillatory tail; u⁰ does not.

@@ -55,3 +55,29 @@ def dispersion_fit(op: BlochOperator, eta, kappas=(0.1, 0.2, 0.3, 0.4)) -> dict:
     deg = min(3, len(ks) - 1)
     coef = np.polynomial.polynomial.polyfit(ks ** 2, q, deg)
     return {"kappa": ks, "mu_over_k2": q, "a0_fit": float(coef[0]), "C_fit": float(coef[1]) if deg else np.nan}
+
+
+def bloch_phase_velocity(op: BlochOperator, eta, kappas) -> np.ndarray:
+    """Phase velocity ω/k of the lowest Bloch band along the direction η, in the variable κ = εk:
+    ω²(k) = μ(εkη)/ε², so ω/k = √μ(κη)/κ for every ε."""
+    eta = np.asarray(eta, dtype=float) / np.linalg.norm(eta)
+    return np.array([np.sqrt(max(op.lowest(k * eta), 0.0)) / k for k in np.asarray(kappas, dtype=float)])
+
+
+def model_phase_velocity(a0, b0, a2, eta, kappas) -> np.ndarray:
+    """ω/k of an effective equation (3.2) along η in κ = εk: ω²/k² = (a⁰ηη + a²ηηηη κ²)/(1 + b⁰ηη κ²)
+    (u⁰: b⁰ = a² = 0)."""
+    eta = np.asarray(eta, dtype=float) / np.linalg.norm(eta)
+    d = eta.size
+    a0 = np.asarray(a0, dtype=float).reshape(d, d)
+    b0 = np.asarray(b0, dtype=float).reshape(d, d)
+    a2 = np.asarray(a2, dtype=float).reshape((d,) * 4)
+    k2 = np.asarray(kappas, dtype=float) ** 2
+    return np.sqrt((_along(a0, eta) + _along(a2, eta) * k2) / (1.0 + _along(b0, eta) * k2))
+
+
+def _along(T: np.ndarray, eta: np.ndarray) -> float:
+    """T_{ij..} η_i η_j ..: the full contraction with η."""
+    for _ in range(T.ndim):
+        T = T @ eta
+    return float(T)

@@ -6,6 +6,7 @@ Slow (``-m slow``): the paper's P1 1024² run (AC-2), P2 128² (AC-3, AC-6), 3-D
 """
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from homfx.wave import bloch, cells
 from homfx.wave import tensors as T
 from homfx.wave.cell import solve_cascade
+from homfx.wave.fourier import WaveModel
 
 
 def fe_tensors(wc, degree, levels=2, method="lu"):
@@ -315,3 +317,27 @@ def test_effective_tensors_one_call():
     assert np.abs(eff.a2 - ex.a2).max() <= 1e-9 * np.abs(ex.a2).max()
     assert np.abs(eff.b0 - ex.b0).max() <= 1e-9 * np.abs(ex.b0).max()
     assert eff.extra["dofs"] == 64 and eff.extra["compatibility"] < 1e-12
+
+
+def test_dispersion_curves_orders():
+    """Phase velocity against the lowest Bloch band (1-D smooth cell, independent Fourier-Galerkin): u⁰ is
+    wrong at O(κ²), ū (Algorithm 1) and the other members of the 1-D family (4.3) at O(κ⁴), κ = εk;
+    all agree at κ → 0 with √a⁰ (the slopes printed by demos/wave_dispersion.py)."""
+    s1 = T.laminate_scalars_smooth(T.paper_a_tilde)
+    eff = T.algorithm1(*T.laminate_tensors(s1, 1))
+    a0 = float(eff.a0[0, 0])
+    op = bloch.bloch_operator(lambda y: T.paper_a_tilde(y[0])[:, None, None], 1, P=12)
+    kap = np.array([0.1, 0.2])
+    c_b = bloch.bloch_phase_velocity(op, [1.0], kap)
+    slopes = {}
+    for name, (b0, a2) in {"u0": (0.0, 0.0), "ubar": (float(eff.b0[0, 0]), 0.0),
+                           "gamma=0.05": T.family_1d(a0, s1.V, 0.05)}.items():
+        err = abs(bloch.model_phase_velocity(a0, b0, a2, [1.0], kap) - c_b) / c_b
+        slopes[name] = math.log(err[1] / err[0]) / math.log(2)
+    assert abs(slopes["u0"] - 2) < 0.05 and abs(slopes["ubar"] - 4) < 0.1 and abs(slopes["gamma=0.05"] - 4) < 0.1, slopes
+    assert abs(bloch.bloch_phase_velocity(op, [1.0], [1e-3])[0] - math.sqrt(a0)) < 1e-6
+    # Bloch waves are slower than u0 (C < 0: short waves lag), and the model formula is the symbol (6.3)
+    assert np.all(c_b < math.sqrt(a0))
+    m = WaveModel(eff.a0, eff.b0, eff.a2, eps=1.0)
+    assert np.allclose(bloch.model_phase_velocity(eff.a0, eff.b0, eff.a2, [1.0], kap),
+                       np.sqrt(m.symbol([kap])) / kap, rtol=1e-14)
