@@ -10,7 +10,7 @@ A cell problem is declared, not programmed::
     chi = sol.solutions                     # {j: dolfinx.fem.Function}
 
 Constraints: ``period`` (periodic in all directions of the cell, or ``None`` for none; ``periodic_axes``
-selects some), ``mean_zero`` (``True``: int_Y u = 0 on V's whole mesh, one condition per vector component;
+selects some), ``bcs`` (homogeneous Dirichlet conditions, e.g. no-slip on the solid of a Stokes cell), ``mean_zero`` (``True``: int_Y u = 0 on V's whole mesh, one condition per vector component;
 a list of local cell-index arrays: int_{Y_g} u = 0 per group g, e.g. per isolated inclusion; ``False``:
 the operator is not singular). For vector and mixed spaces every scalar component is constrained, or
 only those listed in ``mean_zero_components`` (e.g. the pressure of a periodic Stokes problem).
@@ -28,7 +28,7 @@ from typing import Hashable, Mapping, Sequence
 import numpy as np
 import ufl
 
-from homfx._stack import PETSc, dolfinx
+from homfx._stack import MPI, PETSc, dolfinx
 from homfx.forms import assemble_linear
 from homfx.periodic import PeriodicRestriction, periodic_restriction
 from homfx.solvers import LinearSolver, MeanZeroSolver
@@ -49,6 +49,7 @@ class CellProblem:
     entity_maps: Sequence | None = None
     origin: Sequence[float] | None = None
     mean_zero_components: Sequence[int] | None = None  # scalar components constrained (default: all)
+    bcs: Sequence = ()  # homogeneous dolfinx DirichletBCs (e.g. no-slip on a solid in a Stokes cell problem)
 
     @property
     def space(self):
@@ -137,7 +138,8 @@ class CellOperator:
         self.timings = {"jit": time.perf_counter() - t0}
 
         t0 = time.perf_counter()
-        A = dolfinx.fem.petsc.assemble_matrix(a_form)
+        self.bcs = _check_homogeneous(problem.bcs, self.V, self.name)
+        A = dolfinx.fem.petsc.assemble_matrix(a_form, bcs=self.bcs)  # BC rows/columns: identity
         A.assemble()
         self.timings["assemble"] = time.perf_counter() - t0
 
@@ -146,6 +148,8 @@ class CellOperator:
         if problem.period is not None:
             self.R = periodic_restriction(self.V, problem.period, axes=problem.periodic_axes,
                                           origin=problem.origin)
+            if self.bcs:
+                _check_periodic_bcs(self.R, self.bcs, self.V, self.name)
             self.A = self.R.reduce(A)
             A.destroy()
         else:
@@ -186,13 +190,15 @@ class CellOperator:
         vanishes after gluing would otherwise be measured as noise over noise). ``entity_maps`` overrides
         the operator's (a right-hand side may couple to another submesh)."""
         if isinstance(L, PETSc.Vec):  # already assembled (e.g. homfx.forms.ParametrizedForm): not consumed
-            scale = L.norm(PETSc.NormType.NORM_1)
-            return (L.copy() if self.R is None else self.R.restrict(L)), scale
-        t0 = time.perf_counter()
-        em = self.entity_maps if entity_maps is None else list(entity_maps)
-        Lf = L if isinstance(L, dolfinx.fem.Form) else dolfinx.fem.form(L, entity_maps=em)
-        self.timings["rhs_jit"] += time.perf_counter() - t0
-        b = assemble_linear(Lf)
+            b = L.copy()
+        else:
+            t0 = time.perf_counter()
+            em = self.entity_maps if entity_maps is None else list(entity_maps)
+            Lf = L if isinstance(L, dolfinx.fem.Form) else dolfinx.fem.form(L, entity_maps=em)
+            self.timings["rhs_jit"] += time.perf_counter() - t0
+            b = assemble_linear(Lf)
+        if self.bcs:
+            dolfinx.fem.petsc.set_bc(b, self.bcs)  # homogeneous: b = 0 on the constrained DOFs
         scale = b.norm(PETSc.NormType.NORM_1)
         if self.R is None:
             return b, scale
@@ -227,6 +233,46 @@ class CellOperator:
             sols[k] = self.solve_vector(b, name=f"{self.name}[{k}]")
             b.destroy()
         return CellSolution(sols, compat, self.dofs, dict(self.timings))
+
+
+def _bc_indicator(bcs, V) -> "dolfinx.fem.Function":
+    """1 on every DOF constrained by one of the bcs (local, ghosts included), else 0."""
+    ind = dolfinx.fem.Function(V)
+    for bc in bcs:
+        dofs, _ = bc.dof_indices()
+        ind.x.array[dofs] = 1.0
+    return ind
+
+
+def _check_homogeneous(bcs, V, name: str) -> list:
+    """The bcs as a list; ValueError unless each is a DirichletBC on V (or a sub-space) with value 0."""
+    bcs = list(bcs or ())
+    for bc in bcs:
+        if not isinstance(bc, dolfinx.fem.DirichletBC):
+            raise TypeError(f"{name}: bcs must be dolfinx.fem.DirichletBC objects, got {type(bc).__name__}")
+        vals = np.zeros(V.dofmap.index_map.size_local * V.dofmap.index_map_bs
+                        + V.dofmap.index_map.num_ghosts * V.dofmap.index_map_bs)
+        try:
+            bc.set(vals)
+        except Exception as e:  # noqa: BLE001 - a bc on another space
+            raise ValueError(f"{name}: a Dirichlet condition is not defined on the cell problem's space: {e}")
+        big = V.mesh.comm.allreduce(float(np.abs(vals).max(initial=0.0)), op=MPI.MAX)
+        if big > 0.0:
+            raise ValueError(f"{name}: only homogeneous Dirichlet conditions are supported (a value {big:g} "
+                             "was given); lift non-zero data into the right-hand side")
+    return bcs
+
+
+def _check_periodic_bcs(R: PeriodicRestriction, bcs, V, name: str) -> None:
+    """Periodic images of a constrained DOF must be constrained too (else gluing mixes a fixed and a free
+    value)."""
+    ind = _bc_indicator(bcs, V)
+    counts = R.restrict(ind.x.petsc_vec).getArray()
+    mixed = int(np.count_nonzero((counts > 0) & (np.abs(counts - R.multiplicity()) > 0.5)))
+    mixed = V.mesh.comm.allreduce(mixed, op=MPI.SUM)
+    if mixed:
+        raise ValueError(f"{name}: {mixed} periodic DOFs are constrained on one side of the cell but not on "
+                         "the other: the Dirichlet set must be periodic")
 
 
 def solve_cell_problem(problem: CellProblem, *, method: str = "lu", options: dict | None = None) -> CellSolution:

@@ -80,7 +80,7 @@ def write_xdmf(path, mesh, functions=(), comm=None) -> Path:
     comm.barrier()
     with dolfinx.io.XDMFFile(comm, str(tmp), "w") as f:
         f.write_mesh(mesh)
-        deg = mesh.geometry.cmap.degree  # XDMF needs functions of the geometry's degree
+        deg = mesh.geometry.cmaps[0].degree  # XDMF needs functions of the geometry's degree
         for u in functions:
             el = u.function_space.ufl_element()
             if el.degree != deg or el.family_name not in ("P", "Q", "Lagrange"):
