@@ -371,3 +371,12 @@ def test_symbolic_analysis_is_shared_by_the_runs_of_a_problem():
     s1 = count(sym)
     again = p.signal(q=qs[1], **kw)
     assert count(sym) - s1 == 2 and abs(again.signal - fresh.signal) < 1e-14
+
+    def stop(step, t):  # an interrupted run (a failure, Ctrl-C) frees the kept systems; the next run is exact
+        if step == 7:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        p.signal(q=qs[0], callback=stop, **kw)
+    assert p.stage_systems == {}
+    assert abs(p.signal(q=qs[1], **kw).signal - fresh.signal) < 1e-14
