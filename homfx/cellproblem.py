@@ -190,6 +190,8 @@ class CellOperator:
         vanishes after gluing would otherwise be measured as noise over noise). ``entity_maps`` overrides
         the operator's (a right-hand side may couple to another submesh)."""
         if isinstance(L, PETSc.Vec):  # already assembled (e.g. homfx.forms.ParametrizedForm): not consumed
+            if not self.bcs and self.R is not None:
+                return self.R.restrict(L), L.norm(PETSc.NormType.NORM_1)
             b = L.copy()
         else:
             t0 = time.perf_counter()
