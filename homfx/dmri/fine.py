@@ -447,11 +447,12 @@ class ReferenceProblem:
                             stepper.krylov_iterations)
 
     def release_solvers(self) -> None:
-        """Free the kept stage systems and their factorizations (collective; the next run rebuilds them)."""
+        """Free the kept stage systems and their factorizations (collective; the next run rebuilds them).
+        Problems made by :meth:`rescaled` share them (same mesh and pattern): this frees them for all."""
         for pool in self.stage_systems.values():
             for entry in pool.values():
                 entry.destroy()
-        self.stage_systems = {}
+        self.stage_systems.clear()  # in place: the rescaled copies hold the same dict
 
     def validate_run(self, *, q, direction, sequence, dt, dt_gap=None, stages=3,
                      max_phase_per_element: float = 1.0, refactor_every: int = 1):
@@ -807,6 +808,7 @@ def run_ensemble(make_cell: Callable, params: dict, items: list, sequence: Seque
                           show_progress=show_progress and color == 0, refactor_every=refactor_every)
         res.times = res.norms = np.zeros(0)
         mine[i] = res
+    base.release_solvers()  # collective on sub, before it is freed (the rescaled problems share them)
     gathered = comm.allgather(mine if sub.rank == 0 else {})
     sub.Free()
     allres = {}

@@ -380,3 +380,12 @@ def test_symbolic_analysis_is_shared_by_the_runs_of_a_problem():
         p.signal(q=qs[0], callback=stop, **kw)
     assert p.stage_systems == {}
     assert abs(p.signal(q=qs[1], **kw).signal - fresh.signal) < 1e-14
+    # rescaled problems (same mesh, other kappa) share the systems; releasing from any one frees them for all
+    other = p.rescaled(kappa=1e-2)
+    s2 = count(sym)
+    r_other = other.signal(q=qs[1], **kw)
+    assert count(sym) - s2 == 0
+    assert abs(r_other.signal - fine.ReferenceProblem(cell, DE, DC, 1e-2, eps=EPS).signal(q=qs[1], **kw).signal) < 1e-14
+    other.release_solvers()
+    assert p.stage_systems == {}
+    assert abs(p.signal(q=qs[1], **kw).signal - fresh.signal) < 1e-14
