@@ -551,18 +551,20 @@ class _RadauStepper:
             entry.loaded = None
         self.factorizations = 0
         self._rhs = self._sol = self._iss = None
+        self._work = None
         self._My = self.M.createVecLeft()
 
     def _blocks(self, h, Fs, blocks=None):
         s = self.s
         A0, A1, A2 = self.parts
         same = PETSc.Mat.Structure.SAME_NONZERO_PATTERN
-        Aj = []
-        for F in Fs:
-            A = A0.copy()
+        if self._work is None:  # A(t_j) = A0 + F_j A1 + F_j^2 A2, one work matrix per stage, kept
+            self._work = [A0.duplicate(copy=False) for _ in range(s)]
+        Aj = self._work
+        for A, F in zip(Aj, Fs):
+            A0.copy(A, structure=same)
             A.axpy(F, A1, structure=same)
             A.axpy(F * F, A2, structure=same)
-            Aj.append(A)
         if blocks is None:
             blocks = [[self.M.duplicate(copy=False) for _ in range(s)] for _ in range(s)]
         for i in range(s):
@@ -572,8 +574,6 @@ class _RadauStepper:
                 if i == j:
                     B.axpy(1.0, self.M, structure=same)
                 B.axpy(h * self.A_rk[i, j], Aj[j], structure=same)
-        for A in Aj:
-            A.destroy()
         return blocks
 
     def _new_system(self, h, Fs, name, lagged=False) -> _StageSystem:
@@ -655,7 +655,7 @@ class _RadauStepper:
         self._sol.restoreSubVector(self._iss[self.s - 1], sub)
 
     def destroy(self):
-        for v in (self._My, self._rhs, self._sol):
+        for v in [self._My, self._rhs, self._sol] + (self._work or []):
             if v is not None:
                 v.destroy()
 
