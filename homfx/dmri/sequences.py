@@ -200,16 +200,22 @@ def _pgse_pieces(delta: float, Delta: float, t0: float = 0.0):
     return times, values
 
 
+def _check_pulse_timing(delta, Delta) -> tuple[float, float]:
+    """(delta, Delta) as floats: both > 0 and Delta >= delta (ValueError naming the option)."""
+    delta = _check_positive("delta", delta)
+    Delta = _check_positive("Delta", Delta)
+    if Delta < delta:
+        raise ValueError(f"--Delta must be >= --delta (pulse spacing >= pulse duration), got "
+                         f"Delta={Delta}, delta={delta}")
+    return delta, Delta
+
+
 class PGSE(PiecewiseWaveform):
     """Pulsed gradient spin echo (paper Sec. 5, spec §1.2): f = +1 on (0, δ], −1 on (Δ, Δ+δ], else 0;
     T_E = Δ + δ, b = q² δ² (Δ − δ/3). Δ = δ (no gap) is allowed."""
 
     def __init__(self, delta: float, Delta: float):
-        delta = _check_positive("delta", delta)
-        Delta = _check_positive("Delta", Delta)
-        if Delta < delta:
-            raise ValueError(f"--Delta must be >= --delta (pulse spacing >= pulse duration), got "
-                             f"Delta={Delta}, delta={delta}")
+        delta, Delta = _check_pulse_timing(delta, Delta)
         self.delta, self.Delta = delta, Delta
         times, values = _pgse_pieces(delta, Delta)
         super().__init__(times, [[v] for v in values])
@@ -225,11 +231,8 @@ class DoublePGSE(PiecewiseWaveform):
     T_E = 2(Δ + δ) + t_m, b = 2 q² δ² (Δ − δ/3) (F returns to 0 between the pairs)."""
 
     def __init__(self, delta: float, Delta: float, mixing: float = 0.0):
-        delta = _check_positive("delta", delta)
-        Delta = _check_positive("Delta", Delta)
+        delta, Delta = _check_pulse_timing(delta, Delta)
         mixing = float(mixing)
-        if Delta < delta:
-            raise ValueError(f"--Delta must be >= --delta, got Delta={Delta}, delta={delta}")
         if not (np.isfinite(mixing) and mixing >= 0):
             raise ValueError(f"--mixing must be >= 0, got {mixing}")
         self.delta, self.Delta, self.mixing = delta, Delta, mixing
@@ -253,11 +256,8 @@ class CosOGSE(Sequence):
     −(δ/2πN) sin(2πN (t−Δ)/δ) on the second; b = q² δ³ / (4π² N²). 2N must be an integer (F(δ) = 0)."""
 
     def __init__(self, delta: float, Delta: float, periods: float = 1):
-        delta = _check_positive("delta", delta)
-        Delta = _check_positive("Delta", Delta)
+        delta, Delta = _check_pulse_timing(delta, Delta)
         periods = float(periods)
-        if Delta < delta:
-            raise ValueError(f"--Delta must be >= --delta, got Delta={Delta}, delta={delta}")
         if not (periods > 0 and abs(2 * periods - round(2 * periods)) < 1e-12):
             raise ValueError(f"--periods must be a positive multiple of 1/2, got {periods}")
         self.delta, self.Delta, self.periods = delta, Delta, periods
