@@ -10,8 +10,9 @@ A cell problem is declared, not programmed::
     chi = sol.solutions                     # {j: dolfinx.fem.Function}
 
 Constraints: ``period`` (periodic in all directions of the cell, or ``None`` for none; ``periodic_axes``
-selects some), ``bcs`` (homogeneous Dirichlet conditions, e.g. no-slip on the solid of a Stokes cell), ``mean_zero`` (``True``: int_Y u = 0 on V's whole mesh, one condition per vector component;
-a list of local cell-index arrays: int_{Y_g} u = 0 per group g, e.g. per isolated inclusion; ``False``:
+selects some), ``bcs`` (homogeneous Dirichlet conditions, e.g. no-slip on the solid of a Stokes cell),
+``mean_zero`` (``True``: int_Y u = 0 on V's whole mesh, one condition per vector component; a list of
+local cell-index arrays: int_{Y_g} u = 0 per group g, e.g. per isolated inclusion; ``False``:
 the operator is not singular). For vector and mixed spaces every scalar component is constrained, or
 only those listed in ``mean_zero_components`` (e.g. the pressure of a periodic Stokes problem).
 The engine assembles A once, forms P^T A P, factors once, and solves every
@@ -162,8 +163,7 @@ class CellOperator:
             forms, inds = _group_measures(self.V, problem.mean_zero, problem.mean_zero_components)
             cs, ns = [], []
             for f, ind in zip(forms, inds):
-                c = dolfinx.fem.petsc.assemble_vector(dolfinx.fem.form(f))
-                c.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+                c = assemble_linear(dolfinx.fem.form(f))
                 n = ind.x.petsc_vec.copy()
                 if self.R is not None:
                     c, n = self.R.restrict(c), self.R.restrict(n)
@@ -185,14 +185,12 @@ class CellOperator:
 
     def assemble_rhs(self, L, entity_maps=None) -> tuple["PETSc.Vec", float]:
         """(P^T b, ||b||_1) for a linear form (UFL or compiled; ghost contributions accumulated) or an
-        assembled vector b (left to the caller). The norm is
-        of b before periodic gluing: the scale for the compatibility defect (a right-hand side that only
-        vanishes after gluing would otherwise be measured as noise over noise). ``entity_maps`` overrides
-        the operator's (a right-hand side may couple to another submesh)."""
-        if isinstance(L, PETSc.Vec):  # already assembled (e.g. homfx.forms.ParametrizedForm): not consumed
-            if not self.bcs and self.R is not None:
-                return self.R.restrict(L), L.norm(PETSc.NormType.NORM_1)
-            b = L.copy()
+        assembled vector b (not modified). The norm is of b before periodic gluing: the scale for the
+        compatibility defect (a right-hand side that only vanishes after gluing would otherwise be measured
+        as noise over noise). ``entity_maps`` overrides the operator's (a right-hand side may couple to
+        another submesh)."""
+        if isinstance(L, PETSc.Vec):  # e.g. from homfx.forms.ParametrizedForm: copied only to change or return it
+            b = L.copy() if self.bcs or self.R is None else L
         else:
             t0 = time.perf_counter()
             em = self.entity_maps if entity_maps is None else list(entity_maps)
@@ -205,7 +203,8 @@ class CellOperator:
         if self.R is None:
             return b, scale
         b_red = self.R.restrict(b)
-        b.destroy()
+        if b is not L:
+            b.destroy()
         return b_red, scale
 
     def compatibility(self, b_red, scale: float | None = None) -> list[float]:
@@ -237,23 +236,13 @@ class CellOperator:
         return CellSolution(sols, compat, self.dofs, dict(self.timings))
 
 
-def _bc_indicator(bcs, V) -> "dolfinx.fem.Function":
-    """1 on every DOF constrained by one of the bcs (local, ghosts included), else 0."""
-    ind = dolfinx.fem.Function(V)
-    for bc in bcs:
-        dofs, _ = bc.dof_indices()
-        ind.x.array[dofs] = 1.0
-    return ind
-
-
 def _check_homogeneous(bcs, V, name: str) -> list:
     """The bcs as a list; ValueError unless each is a DirichletBC on V (or a sub-space) with value 0."""
     bcs = list(bcs or ())
     for bc in bcs:
         if not isinstance(bc, dolfinx.fem.DirichletBC):
             raise TypeError(f"{name}: bcs must be dolfinx.fem.DirichletBC objects, got {type(bc).__name__}")
-        vals = np.zeros(V.dofmap.index_map.size_local * V.dofmap.index_map_bs
-                        + V.dofmap.index_map.num_ghosts * V.dofmap.index_map_bs)
+        vals = dolfinx.fem.Function(V).x.array  # zeros; the bc writes its values into it
         try:
             bc.set(vals)
         except Exception as e:  # noqa: BLE001 - a bc on another space
@@ -267,9 +256,11 @@ def _check_homogeneous(bcs, V, name: str) -> list:
 
 def _check_periodic_bcs(R: PeriodicRestriction, bcs, V, name: str) -> None:
     """Periodic images of a constrained DOF must be constrained too (else gluing mixes a fixed and a free
-    value)."""
-    ind = _bc_indicator(bcs, V)
-    counts = R.restrict(ind.x.petsc_vec).getArray()
+    value): per reduced DOF, the number of constrained full DOFs is 0 or all of them."""
+    constrained = dolfinx.fem.Function(V)
+    for bc in bcs:
+        constrained.x.array[bc.dof_indices()[0]] = 1.0
+    counts = R.restrict(constrained.x.petsc_vec).getArray()
     mixed = int(np.count_nonzero((counts > 0) & (np.abs(counts - R.multiplicity()) > 0.5)))
     mixed = V.mesh.comm.allreduce(mixed, op=MPI.SUM)
     if mixed:

@@ -166,7 +166,7 @@ class CompartmentIntegrals:
 
     with ``one`` = int phi_a, ``gamma`` = int_Gamma phi_a, ``n[i]`` = int d_i phi_a, and ``pieces`` (one per
     mean-zero group: Y^e, or each inclusion of Y^c). Integrals of functions are then dot products:
-    int w u = w . M u, int d_i u = n_i . u, int_Gamma u = gamma . u."""
+    int w u = M w . u, int d_i u = n_i . u, int_Gamma u = gamma . u."""
 
     def __init__(self, comp: Compartment):
         v = ufl.TestFunction(comp.V)
@@ -197,13 +197,6 @@ class CompartmentIntegrals:
 
     def d_test(self, i: int, w) -> "PETSc.Vec":
         return self._d_test.assemble(w=w, e=unit_vector(i, self.dim))
-
-    def inner(self, w, u) -> float:
-        """int w u."""
-        m = self.mass(u)
-        val = dot(m, w)
-        m.destroy()
-        return val
 
     def dmean(self, i: int, u) -> float:
         """int d_i u."""

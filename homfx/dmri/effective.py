@@ -229,13 +229,13 @@ def appendix_identities(res: DmriTensors) -> dict:
     out = {}
     for a in PHASES:
         cor = res.correctors[a]
-        comp, m, fac = cor.comp, cor.integrals, cor.factor
+        comp, ig, fac = cor.comp, cor.integrals, cor.factor
         d, D, vol, s, th = comp.dim, comp.D, comp.volume, comp.sign, comp.theta
         v = ufl.TestFunction(comp.V)
         dx = comp.dxa()
         w, psi = cor.omega, cor.psi
         X = [[_function(cor, cor.X(j, k), f"X{j}{k}") for k in range(d)] for j in range(d)]
-        dmean = lambda i, u: D * m.dmean(i, u) / vol  # noqa: E731  <D d_i u>
+        dmean = lambda i, u: D * ig.dmean(i, u) / vol  # noqa: E731  <D d_i u>
         cD = dolfinx.fem.Constant(comp.cell.mesh, D)
         rhs = {("L", i): [w[i] * v * dx] for i in range(d)}
         rhs.update({("xi", i): [-cD * psi * v.dx(i) * dx] for i in range(d)})

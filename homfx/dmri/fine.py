@@ -49,6 +49,7 @@ import ufl
 from homfx._stack import MPI, PETSc, dolfinx
 from homfx.averages import ordered_interface_entities, phase_interface_facets
 from homfx.dmri.sequences import Sequence, unit_direction
+from homfx.forms import assemble_linear
 from homfx.periodic import periodic_restriction
 from homfx.solvers import LinearSolver
 
@@ -302,8 +303,7 @@ class ReferenceProblem:
             for bb, Vb in enumerate(self.block_spaces):
                 if bb == b:
                     form = dolfinx.fem.form(v[b] * self._measures[a], entity_maps=self.entity_maps)
-                    w = dolfinx.fem.petsc.assemble_vector(form)
-                    w.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+                    w = assemble_linear(form)
                     vecs.append(w.getArray()[: owned[bb]].copy())
                     w.destroy()
                 else:

@@ -26,6 +26,7 @@ import numpy as np
 import ufl
 
 from homfx._stack import MPI, PETSc, dolfinx
+from homfx.forms import assemble_linear
 from homfx.multicontinuum.caputo import HISTORIES, CaputoScheme, march
 from homfx.multicontinuum.media import Medium, fine_mesh, medium_fields
 from homfx.progress import progress
@@ -305,8 +306,7 @@ class BlockAverager:
         grp_cell = ((f.iy[:n_cells] // cpb) * self.M + f.ix[:n_cells] // cpb) * self.N + f.continuum[:n_cells]
         self.group = np.zeros(n_q, dtype=np.int64)
         self.group[dofs] = grp_cell
-        area = dolfinx.fem.petsc.assemble_vector(dolfinx.fem.form(q * ufl.dx))
-        area.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        area = assemble_linear(dolfinx.fem.form(q * ufl.dx))
         self.volume = self._sum(area.getArray(readonly=True))  # |K ∩ Ω_i|
         self._x, self._y = self.B.createVecRight(), self.B.createVecLeft()
 

@@ -27,6 +27,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from homfx._stack import MPI, PETSc, dolfinx, sync_garbage
+from homfx.forms import assemble_linear
 from homfx.io import atomic_write_bytes, json_default
 from homfx.progress import progress
 from homfx.wave.fourier import PeriodicBox
@@ -141,8 +142,7 @@ class FineWaveSolver:
         self.K = self.pr.reduce(K)
         K.destroy()
         if mass == "lumped":
-            m = dolfinx.fem.petsc.assemble_vector(dolfinx.fem.form(v * self.dx))
-            m.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+            m = assemble_linear(dolfinx.fem.form(v * self.dx))
             self.m = self.pr.restrict(m)  # row sums of P^T M P (P 1 = 1)
             m.destroy()
             if self.m.min()[1] <= 0:
