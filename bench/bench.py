@@ -25,7 +25,8 @@ MPIRUN = str(ROOT / ".venv" / "bin" / "mpirun")
 CASES = {
     "engine": [[PY]],
     "mpi_consistency": [[PY], [MPIRUN, "-n", "2", PY], [MPIRUN, "-n", "3", PY]],
-    "dmri_reference_scaling": [[PY], [MPIRUN, "-n", "2", PY]],
+    # two rounds, np = 1 and 2 interleaved, so that a busy phase of the host does not hit one np only
+    "dmri_reference_scaling": [[PY], [MPIRUN, "-n", "2", PY]] * 2,
 }
 EXTRA = sorted(p.stem for p in (ROOT / "bench" / "cases").glob("*.py") if p.stem not in CASES)
 # cases that report their JIT time: run with an empty FFCx cache (XDG_CACHE_HOME), so that "JIT" is the
@@ -56,6 +57,34 @@ def run_case(name: str) -> list[dict]:
     return rows
 
 
+
+MODE_NAMES = {"lu": "LU every pulse step", "lagged": "lagged LU + GMRES, refactor_every=8"}
+
+
+def speedup_rows(sp: list) -> list:
+    """The -n 2 speed-up of the fine Bloch-Torrey solver: the fastest mode with one process over the
+    fastest with two (best serial time / parallel time), and each mode's own ratio below it."""
+    t = {}  # {np: {mode: best wall time over all launches with np processes}}
+    for r in sp:
+        for mode, v in r["value"].items():
+            t.setdefault(r["np"], {})[mode] = min(v, t.get(r["np"], {}).get(mode, float("inf")))
+    first = sp[0]
+    peak = ", ".join(f"{max(r['peak_mib'] for r in sp if r['np'] == n):.0f}" for n in (1, 2))
+    best = {n: min(t[n], key=t[n].get) for n in (1, 2)}
+    sig = [v for r in sp for v in r["signal"].values()]  # every mode and np: the same signal
+    rows = [{"case": first["case"], "metric": f"mpirun -n 2 speed-up ({first.get('dofs')} DOFs)",
+             "value": t[1][best[1]] / t[2][best[2]], "target": ">= 1.6",
+             "note": f"fastest: np=1 {MODE_NAMES[best[1]]} {t[1][best[1]]:.1f} s, np=2 {MODE_NAMES[best[2]]} "
+                     f"{t[2][best[2]]:.1f} s; signal {sig[0]:.12f} (spread {max(sig) - min(sig):.1e}); peak (rank 0) {peak} MiB"}]
+    for mode in t[1]:
+        rows.append({"case": first["case"], "metric": f"  {MODE_NAMES[mode]}: np=1 / np=2",
+                     "value": t[1][mode] / t[2][mode], "target": None,
+                     "note": f"np=1 {t[1][mode]:.1f} s, np=2 {t[2][mode]:.1f} s, "
+                             f"{first['factorizations'][mode]} LU per b-value"
+                             + (f", {first['krylov_iterations']} GMRES its" if mode == "lagged" else "")})
+    return rows
+
+
 def main(argv):
     names = argv or list(CASES) + EXTRA
     all_rows = []
@@ -75,17 +104,12 @@ def main(argv):
     # parallel speed-up: rows with metric "speedup_time" from runs with different np
     sp = [r for r in all_rows if r.get("metric") == "speedup_time"]
     if sp:
-        t = {r["np"]: r["value"] for r in sp}
         all_rows = [r for r in all_rows if r.get("metric") != "speedup_time"]
-        if 1 in t and 2 in t:
-            all_rows.append({"case": sp[0]["case"], "metric": f"mpirun -n 2 speed-up ({sp[0].get('dofs')} DOFs)",
-                             "value": t[1] / t[2], "target": ">= 1.6",
-                             "note": f"np=1 {t[1]:.1f} s, np=2 {t[2]:.1f} s; signals "
-                                     + ", ".join(f"{r['signal']:.12f}" for r in sp)
-                                     + "; peak (rank 0) " + ", ".join(f"{r['peak_mib']:.0f}" for r in sp) + " MiB"})
+        if {r["np"] for r in sp} >= {1, 2}:
+            all_rows += speedup_rows(sp)
     mu = [r for r in all_rows if r.get("metric") == "mumps_time"]
     if mu:
-        t = {r["np"]: r["value"] for r in mu}
+        t = {n: min(r["value"] for r in mu if r["np"] == n) for n in {r["np"] for r in mu}}
         all_rows = [r for r in all_rows if r.get("metric") != "mumps_time"]
         if 1 in t and 2 in t:
             all_rows.append({"case": mu[0]["case"], "metric": "  host reference: MUMPS refactor + solve alone, -n 2 speed-up",

@@ -588,7 +588,8 @@ class _RadauStepper:
             P = K.copy()
             solver = LinearSolver(K, name, method="gmres", rtol=1e-13, max_it=200, pc_matrix=P,
                                   options={"pc_type": "lu", "pc_factor_mat_solver_type": "mumps",
-                                           "ksp_gmres_restart": 60})
+                                           "ksp_gmres_restart": 60,
+                                           "ksp_initial_guess_nonzero": True})  # x = y_n (or last Y)
         else:
             solver = LinearSolver(K, name, method="lu")
         return _StageSystem(blocks, nest, K, solver)
